@@ -56,11 +56,17 @@ typedef struct tw__globaltype {
   bool mut;
 } tw__globaltype;
 
-/* A constant expression of Wasm 2.0: one instruction followed by `end`. */
+/* A constant expression of Wasm 2.0: one instruction followed by `end`.
+ * The decoder accepts any well-formed instruction sequence up to `end`;
+ * whether it is constant and well typed is the validator's question.  When
+ * ninstr == 1 and !nonconst, op/reftype/index/bits describe that one
+ * instruction. */
 typedef struct tw__constexpr {
   uint8_t op;      /* TW_OP_i32_const, i64_const, f32_const, f64_const,
                       ref_null, ref_func or global_get */
   uint8_t reftype; /* for ref_null */
+  uint8_t ninstr;  /* instructions before the final end (saturates at 255) */
+  bool nonconst;   /* contains a non-constant instruction */
   uint32_t index;  /* for ref_func / global_get */
   uint64_t bits;   /* for the const forms (f32/f64 as bit patterns) */
   size_t offset;   /* where it starts in the binary (for errors) */
@@ -264,6 +270,8 @@ typedef struct tw__exec {
   uint64_t *slots, *slots_end;
   tw__frame *frames, *frames_end;
   tw__frame *frame_top;         /* next free record */
+  uint64_t *slot_top;           /* first free slot while a host fn runs */
+  tw_func_t *cur_func;          /* innermost running wasm function */
   size_t slots_bytes, frames_bytes;
 } tw__exec;
 
@@ -293,6 +301,8 @@ tw_status tw__invoke(tw_store_t *store, tw_func_t *f, uint64_t *slots,
  * arguments of the outermost call go (nested calls from host functions
  * use the current top). */
 uint64_t *tw__exec_args(tw_store_t *store, tw_error *err);
+/* Frees the stacks (called by tw_store_free). */
+void tw__exec_release(tw__exec *exec);
 
 /* runtime.c: memory fault handling.  The interpreter brackets wasm
  * execution with these so that a fault in a guard region becomes a trap. */

@@ -1,0 +1,90 @@
+/* The internal code: what compile.c produces and interp.c runs.
+ *
+ * A function's code is an array of 32-bit words.  Each instruction starts
+ * with its handler (a label address when dispatch is computed goto, the op
+ * number when it is a switch) stored in two words, followed by operands.
+ * Operands are resolved at compile time: value operands are slot indices
+ * relative to the frame pointer fp, immediates are inline, branch targets are
+ * word offsets relative to the first word of the branching instruction.
+ *
+ * Frame layout: fp[0 .. nlocals) are the locals (params first); the operand
+ * stack position p lives in fp[nlocals + p].  A call's arguments are the
+ * caller's topmost operand slots and become the callee's fp[0 ..), so calls
+ * copy nothing; results come back the same way.
+ *
+ * Slot encoding: i32/f32 zero-extended bit patterns, i64/f64 bit patterns,
+ * references as pointers (NULL = null). */
+#ifndef TW_WASM_CODE_H
+#define TW_WASM_CODE_H
+
+#include "wasm/opcodes.h"
+#include "wasm/wasm_int.h"
+
+#ifndef TW_COMPUTED_GOTO
+#define TW_COMPUTED_GOTO 1
+#endif
+
+/* Internal operations that are not plain wasm operators.  Operand layout
+ * after the two handler words is given for each. */
+#define TW_IOPS_CONTROL(X)                                                   \
+  X(unreachable)   /* -                                                   */ \
+  X(copy)          /* dst src                                             */ \
+  X(const32)       /* dst imm                                             */ \
+  X(const64)       /* dst lo hi                                           */ \
+  X(br)            /* off                                                 */ \
+  X(br_if)         /* cond off         branch when cond != 0              */ \
+  X(br_unless)     /* cond off         branch when cond == 0              */ \
+  X(br_table)      /* idx n off[0..n]  off[n] is the default              */ \
+  X(loop_check)    /* -                interrupt and fuel at loop heads   */ \
+  X(ret)           /* -                results already in fp[0..)        */ \
+  X(call)          /* func base                                           */ \
+  X(call_indirect) /* typeid table base idx                               */ \
+  X(select)        /* dst a b cond                                        */ \
+  X(global_get)    /* dst idx                                             */ \
+  X(global_set)    /* idx src                                             */ \
+  X(ref_func)      /* dst idx                                             */ \
+  X(table_get)     /* dst table idx                                       */ \
+  X(table_set)     /* table idx val                                       */ \
+  X(table_size)    /* dst table                                           */ \
+  X(table_grow)    /* dst table init n                                    */ \
+  X(table_fill)    /* table i val n                                       */ \
+  X(table_copy)    /* dst_table src_table d s n                           */ \
+  X(table_init)    /* table seg d s n                                     */ \
+  X(elem_drop)     /* seg                                                 */ \
+  X(memory_size)   /* dst                                                 */ \
+  X(memory_grow)   /* dst delta                                           */ \
+  X(memory_fill)   /* d val n                                             */ \
+  X(memory_copy)   /* d s n                                               */ \
+  X(memory_init)   /* seg d s n                                           */ \
+  X(data_drop)     /* seg                                                 */
+
+/* Plain wasm operators keep their names.  NUM: dst a [b].  LOAD: dst addr
+ * offset.  STORE: addr val offset. */
+#define TW__IOP_IF_NUM(X, id) X(id)
+#define TW__IOP_IF_LOAD(X, id) X(id)
+#define TW__IOP_IF_STORE(X, id) X(id)
+#define TW__IOP_IF_CTRL(X, id)
+
+typedef enum tw__iop {
+#define TW__E(id) TW_IOP_##id,
+#define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__E, id)
+  TW_IOPS_CONTROL(TW__E)
+  TW_WASM_OPS(TW__W)
+  TW_WASM_FC_OPS(TW__W)
+#undef TW__W
+#undef TW__E
+  TW_IOP_COUNT
+} tw__iop;
+
+typedef struct tw__code {
+  uint32_t *words;
+  size_t nwords;
+  uint32_t nparams, nresults;
+  uint32_t nlocals;     /* params + declared locals */
+  uint32_t frame_size;  /* slots the frame needs: locals + max stack */
+} tw__code;
+
+/* The handler word pair for op (label address or op number). */
+uint64_t tw__interp_handler(tw__iop op);
+
+#endif

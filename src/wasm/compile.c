@@ -1,0 +1,832 @@
+/* Compiler from validated wasm function bodies to the internal code of
+ * code.h.  One pass per body, no allocation per instruction beyond the
+ * growing output and stacks.
+ *
+ * The compile-time operand stack records, for each stack position p, the
+ * slot that currently holds its value: either its home temp T(p) =
+ * nlocals + p, or a local's slot (local.get pushes a reference instead of
+ * copying).  Invariants:
+ *  - an entry that refers to local x is copied home ("materialised") before
+ *    anything writes x, and every entry is materialised at block, loop and
+ *    if entry, so references never outlive straight-line code;
+ *  - at a label (block end, loop head, else) the values a branch carries
+ *    are in their home temps;
+ *  - code emitted on a conditional path (br_if, br_table stubs) never
+ *    changes the compile-time stack.
+ * Peephole: when an instruction's result goes straight into local.set or
+ * local.tee, its destination operand is rewritten to the local, saving the
+ * copy (only when no label lies between them). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasm/code.h"
+
+enum { CT_FUNC, CT_BLOCK, CT_LOOP, CT_IF };
+
+typedef struct patch {
+  uint32_t site;  /* word holding the offset */
+  uint32_t instr; /* first word of the branching instruction */
+  int32_t next;   /* next patch of the same label, -1 at the end */
+} patch;
+
+typedef struct ctrl {
+  uint8_t kind;
+  bool has_else;
+  uint32_t base;      /* stack height below the block's params */
+  uint32_t nparams, nresults;
+  uint32_t loop_head; /* word index of a loop's head */
+  patch else_site;    /* an if's branch to its else (or end) */
+  int32_t patches;    /* forward branches to the end */
+} ctrl;
+
+typedef struct compiler {
+  const tw__module *m;
+  const tw_module_t *mod;
+  uint32_t nlocals;
+  uint32_t *words;
+  size_t n, cap;
+  uint32_t *stack; /* slot per operand stack position */
+  uint32_t h, max_h, cap_stack;
+  ctrl *ctrls;
+  uint32_t nctrl, cap_ctrl;
+  patch *patches;
+  uint32_t npatches, cap_patches;
+  bool dead;
+  uint32_t dead_depth;
+  int64_t last_dst; /* word of the last result operand, or -1 */
+  uint32_t last_dst_pos;
+  bool oom;
+} compiler;
+
+/* ---- buffers --------------------------------------------------------- */
+
+static bool grow(void **p, uint32_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return true;
+  size_t ncap = *cap ? *cap : 16;
+  while (ncap < need) ncap *= 2;
+  if (ncap > UINT32_MAX) return false;
+  void *q = realloc(*p, ncap * elem);
+  if (!q) return false;
+  *p = q;
+  *cap = (uint32_t)ncap;
+  return true;
+}
+
+static void emit(compiler *c, uint32_t w) {
+  if (c->n == c->cap) {
+    size_t ncap = c->cap ? c->cap * 2 : 256;
+    uint32_t *q = realloc(c->words, ncap * sizeof *q);
+    if (!q) {
+      c->oom = true;
+      return;
+    }
+    c->words = q;
+    c->cap = ncap;
+  }
+  c->words[c->n++] = w;
+}
+
+/* Starts an instruction; returns its first word index. */
+static uint32_t emit_op(compiler *c, tw__iop op) {
+  uint32_t at = (uint32_t)c->n;
+  uint64_t h = tw__interp_handler(op);
+  emit(c, (uint32_t)h);
+  emit(c, (uint32_t)(h >> 32));
+  c->last_dst = -1;
+  return at;
+}
+
+static inline uint32_t T(const compiler *c, uint32_t pos) {
+  return c->nlocals + pos;
+}
+
+/* ---- operand stack --------------------------------------------------- */
+
+static uint32_t push(compiler *c) {
+  if (!grow((void **)&c->stack, &c->cap_stack, c->h + 1, sizeof(uint32_t))) {
+    c->oom = true;
+    return 0;
+  }
+  uint32_t pos = c->h++;
+  c->stack[pos] = T(c, pos);
+  if (c->h > c->max_h) c->max_h = c->h;
+  return T(c, pos);
+}
+
+static uint32_t pop(compiler *c) { return c->stack[--c->h]; }
+
+/* Emits a result operand for the value about to be pushed, remembering it
+ * for the local.set peephole. */
+static void emit_dst(compiler *c) {
+  uint32_t dst = push(c);
+  c->last_dst = (int64_t)c->n;
+  c->last_dst_pos = c->h - 1;
+  emit(c, dst);
+}
+
+static void materialise(compiler *c, uint32_t pos) {
+  if (c->stack[pos] == T(c, pos)) return;
+  emit_op(c, TW_IOP_copy);
+  emit(c, T(c, pos));
+  emit(c, c->stack[pos]);
+  c->stack[pos] = T(c, pos);
+}
+
+static void materialise_from(compiler *c, uint32_t from) {
+  for (uint32_t p = from; p < c->h; p++) materialise(c, p);
+}
+
+static void materialise_local(compiler *c, uint32_t local, uint32_t below) {
+  for (uint32_t p = 0; p < below; p++)
+    if (c->stack[p] == local) materialise(c, p);
+}
+
+/* ---- labels ---------------------------------------------------------- */
+
+static void add_patch(compiler *c, int32_t *list, uint32_t site,
+                      uint32_t instr) {
+  if (!grow((void **)&c->patches, &c->cap_patches, c->npatches + 1,
+            sizeof(patch))) {
+    c->oom = true;
+    return;
+  }
+  c->patches[c->npatches] = (patch){site, instr, *list};
+  *list = (int32_t)c->npatches++;
+}
+
+static void bind(compiler *c, patch p) {
+  if (!c->oom) c->words[p.site] = (uint32_t)((int64_t)c->n - p.instr);
+}
+
+static void bind_list(compiler *c, int32_t list) {
+  for (int32_t i = list; i >= 0; i = c->patches[i].next)
+    bind(c, c->patches[i]);
+  c->last_dst = -1; /* a label: the previous result may arrive by branch */
+}
+
+static ctrl *label(compiler *c, uint32_t depth) {
+  return &c->ctrls[c->nctrl - 1 - depth];
+}
+
+/* Copies the top n values to fp[0..n) and returns.  Order is safe: temp
+ * sources are never below their destination, and locals below n that a
+ * copy could clobber are first saved in their free home temps. */
+static void emit_return(compiler *c) {
+  uint32_t n = c->ctrls[0].nresults;
+  uint32_t src[16], *srcs = src;
+  if (n > 16) {
+    srcs = malloc(n * sizeof *srcs);
+    if (!srcs) {
+      c->oom = true;
+      return;
+    }
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t pos = c->h - n + i, s = c->stack[pos];
+    if (s < n && s != T(c, pos) && n > 1) {
+      emit_op(c, TW_IOP_copy);
+      emit(c, T(c, pos));
+      emit(c, s);
+      s = T(c, pos);
+    }
+    srcs[i] = s;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (srcs[i] == i) continue;
+    emit_op(c, TW_IOP_copy);
+    emit(c, i);
+    emit(c, srcs[i]);
+  }
+  if (srcs != src) free(srcs);
+  emit_op(c, TW_IOP_ret);
+}
+
+static uint32_t label_arity(const ctrl *l) {
+  return l->kind == CT_LOOP ? l->nparams : l->nresults;
+}
+
+static bool branch_needs_copies(const compiler *c, const ctrl *l) {
+  if (l->kind == CT_FUNC) return true;
+  uint32_t n = label_arity(l);
+  for (uint32_t i = 0; i < n; i++)
+    if (c->stack[c->h - n + i] != T(c, l->base + i)) return true;
+  return false;
+}
+
+/* Emits the branch's `br` with its target (backward or patched later). */
+static void emit_jump(compiler *c, ctrl *l, tw__iop op, uint32_t cond) {
+  uint32_t at = emit_op(c, op);
+  if (op != TW_IOP_br) emit(c, cond);
+  if (l->kind == CT_LOOP) {
+    emit(c, (uint32_t)((int64_t)l->loop_head - at));
+  } else {
+    add_patch(c, &l->patches, (uint32_t)c->n, at);
+    emit(c, 0);
+  }
+}
+
+/* Unconditional branch to label `depth`, with its value copies. */
+static void emit_branch(compiler *c, uint32_t depth) {
+  ctrl *l = label(c, depth);
+  if (l->kind == CT_FUNC) {
+    emit_return(c);
+    return;
+  }
+  uint32_t n = label_arity(l);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t src = c->stack[c->h - n + i], dst = T(c, l->base + i);
+    if (src == dst) continue;
+    emit_op(c, TW_IOP_copy);
+    emit(c, dst);
+    emit(c, src);
+  }
+  emit_jump(c, l, TW_IOP_br, 0);
+}
+
+/* ---- instructions ------------------------------------------------------- */
+
+typedef struct blocktype {
+  uint32_t nparams, nresults;
+} blocktype;
+
+static blocktype read_blocktype(compiler *c, tw__reader *r) {
+  int64_t v = 0;
+  tw__read_s33(r, &v);
+  if (v == -64) return (blocktype){0, 0};
+  if (v < 0) return (blocktype){0, 1};
+  const tw__functype *t = &c->m->types[v];
+  return (blocktype){t->nparams, t->nresults};
+}
+
+static void push_ctrl(compiler *c, uint8_t kind, blocktype bt) {
+  if (!grow((void **)&c->ctrls, &c->cap_ctrl, c->nctrl + 1, sizeof(ctrl))) {
+    c->oom = true;
+    return;
+  }
+  ctrl *l = &c->ctrls[c->nctrl++];
+  memset(l, 0, sizeof *l);
+  l->kind = kind;
+  l->base = c->h - bt.nparams;
+  l->nparams = bt.nparams;
+  l->nresults = bt.nresults;
+  l->patches = -1;
+}
+
+static void do_block(compiler *c, tw__reader *r, uint8_t op) {
+  blocktype bt = read_blocktype(c, r);
+  uint32_t cond = op == TW_OP_if_ ? pop(c) : 0;
+  materialise_from(c, 0);
+  push_ctrl(c, op == TW_OP_block ? CT_BLOCK : op == TW_OP_loop ? CT_LOOP
+                                                                : CT_IF,
+            bt);
+  if (c->oom) return;
+  ctrl *l = label(c, 0);
+  if (op == TW_OP_loop) {
+    l->loop_head = (uint32_t)c->n;
+    emit_op(c, TW_IOP_loop_check);
+  } else if (op == TW_OP_if_) {
+    uint32_t at = emit_op(c, TW_IOP_br_unless);
+    emit(c, cond);
+    l->else_site = (patch){(uint32_t)c->n, at, -1};
+    emit(c, 0);
+  }
+}
+
+static void reset_stack(compiler *c, uint32_t h) {
+  if (!grow((void **)&c->stack, &c->cap_stack, h, sizeof(uint32_t))) {
+    c->oom = true;
+    return;
+  }
+  c->h = h;
+  if (h > c->max_h) c->max_h = h;
+  for (uint32_t p = 0; p < h; p++) c->stack[p] = T(c, p);
+}
+
+static void do_else(compiler *c) {
+  ctrl *l = label(c, 0);
+  if (!c->dead) {
+    materialise_from(c, l->base);
+    emit_jump(c, l, TW_IOP_br, 0);
+  }
+  bind(c, l->else_site);
+  l->has_else = true;
+  c->last_dst = -1;
+  reset_stack(c, l->base + l->nparams);
+  c->dead = false;
+}
+
+/* Returns true at the end of the function. */
+static bool do_end(compiler *c) {
+  ctrl *l = label(c, 0);
+  if (l->kind == CT_FUNC) {
+    if (!c->dead) emit_return(c);
+    return true;
+  }
+  if (!c->dead) materialise_from(c, l->base);
+  if (l->kind == CT_IF && !l->has_else) bind(c, l->else_site);
+  bind_list(c, l->patches);
+  reset_stack(c, l->base + l->nresults);
+  c->nctrl--;
+  c->dead = false;
+  return false;
+}
+
+static void do_br_if(compiler *c, uint32_t depth) {
+  uint32_t cond = pop(c);
+  ctrl *l = label(c, depth);
+  if (!branch_needs_copies(c, l)) {
+    emit_jump(c, l, TW_IOP_br_if, cond);
+    return;
+  }
+  uint32_t at = emit_op(c, TW_IOP_br_unless);
+  emit(c, cond);
+  patch skip = {(uint32_t)c->n, at, -1};
+  emit(c, 0);
+  emit_branch(c, depth);
+  bind(c, skip);
+  c->last_dst = -1;
+}
+
+static void do_br_table(compiler *c, tw__reader *r) {
+  uint32_t n = 0;
+  tw__read_u32(r, &n);
+  uint32_t idx = pop(c);
+  uint32_t at = emit_op(c, TW_IOP_br_table);
+  emit(c, idx);
+  emit(c, n);
+  size_t first = c->n;
+  for (uint32_t i = 0; i <= n; i++) emit(c, 0);
+  /* entries: direct to the label when no copies are needed, else to a stub
+   * after the table that copies and branches */
+  for (uint32_t i = 0; i <= n && !c->oom; i++) {
+    uint32_t depth = 0;
+    tw__read_u32(r, &depth);
+    ctrl *l = label(c, depth);
+    if (branch_needs_copies(c, l)) {
+      c->words[first + i] = (uint32_t)((int64_t)c->n - at);
+      emit_branch(c, depth);
+    } else if (l->kind == CT_LOOP) {
+      c->words[first + i] = (uint32_t)((int64_t)l->loop_head - at);
+    } else {
+      add_patch(c, &l->patches, (uint32_t)(first + i), at);
+    }
+  }
+}
+
+/* call: x is the function; call_indirect: x is the table.  Arguments go
+ * home first: they become the callee's locals. */
+static void do_call(compiler *c, uint32_t typeidx, bool indirect,
+                    uint32_t x) {
+  const tw__functype *t = &c->m->types[typeidx];
+  uint32_t idx = indirect ? pop(c) : 0;
+  materialise_from(c, c->h - t->nparams);
+  uint32_t base = T(c, c->h - t->nparams);
+  if (indirect) {
+    emit_op(c, TW_IOP_call_indirect);
+    emit(c, c->m->type_ids[typeidx]);
+    emit(c, x);
+    emit(c, base);
+    emit(c, idx);
+  } else {
+    emit_op(c, TW_IOP_call);
+    emit(c, x);
+    emit(c, base);
+  }
+  c->h -= t->nparams;
+  for (uint32_t i = 0; i < t->nresults; i++) push(c);
+}
+
+static void do_local_set(compiler *c, uint32_t x, bool tee) {
+  uint32_t top = c->h - 1;
+  materialise_local(c, x, top);
+  if (c->stack[top] == T(c, top) && c->last_dst >= 0 &&
+      c->last_dst_pos == top) {
+    c->words[c->last_dst] = x; /* the producer writes the local directly */
+  } else if (c->stack[top] != x) {
+    emit_op(c, TW_IOP_copy);
+    emit(c, x);
+    emit(c, c->stack[top]);
+  }
+  c->last_dst = -1;
+  if (tee)
+    c->stack[top] = x;
+  else
+    c->h--;
+}
+
+/* Operator tables generated from the opcode list. */
+enum { K_CTRL, K_NUM, K_LOAD, K_STORE };
+typedef struct op_info {
+  uint8_t kind, binary;
+  uint16_t iop;
+} op_info;
+#define TW__K_CTRL K_CTRL
+#define TW__K_NUM K_NUM
+#define TW__K_LOAD K_LOAD
+#define TW__K_STORE K_STORE
+#define TW__B_NONE 0
+#define TW__B_I32 1
+#define TW__B_I64 1
+#define TW__B_F32 1
+#define TW__B_F64 1
+#define TW__V_CTRL(id) 0
+#define TW__V_NUM(id) TW_IOP_##id
+#define TW__V_LOAD(id) TW_IOP_##id
+#define TW__V_STORE(id) TW_IOP_##id
+#define TW__I(byte, id, text, kind, a, b, r, al)                            \
+  [byte] = {TW__K_##kind, TW__B_##b, TW__V_##kind(id)},
+static const op_info ops[256] = {TW_WASM_OPS(TW__I)};
+static const op_info fc_ops[TW_FC_COUNT] = {TW_WASM_FC_OPS(TW__I)};
+#undef TW__I
+
+static void do_plain(compiler *c, tw__reader *r, op_info info) {
+  if (info.kind == K_NUM) {
+    uint32_t b = info.binary ? pop(c) : 0, a = pop(c);
+    emit_op(c, info.iop);
+    emit_dst(c);
+    emit(c, a);
+    if (info.binary) emit(c, b);
+    return;
+  }
+  uint32_t align = 0, offset = 0;
+  tw__read_u32(r, &align);
+  tw__read_u32(r, &offset);
+  if (info.kind == K_LOAD) {
+    uint32_t addr = pop(c);
+    emit_op(c, info.iop);
+    emit_dst(c);
+    emit(c, addr);
+  } else {
+    uint32_t v = pop(c), addr = pop(c);
+    emit_op(c, info.iop);
+    emit(c, addr);
+    emit(c, v);
+  }
+  emit(c, offset);
+}
+
+/* Pops n operands into out[] in push order. */
+static void pop_n(compiler *c, uint32_t *out, uint32_t n) {
+  for (uint32_t i = n; i-- > 0;) out[i] = pop(c);
+}
+
+/* Emits op with `imm` immediates then n popped operands; with_dst puts a
+ * result operand first. */
+static void emit_generic(compiler *c, tw__iop op, bool with_dst,
+                         const uint32_t *imm, uint32_t nimm, uint32_t n) {
+  uint32_t v[4];
+  pop_n(c, v, n);
+  emit_op(c, op);
+  if (with_dst) emit_dst(c);
+  for (uint32_t i = 0; i < nimm; i++) emit(c, imm[i]);
+  for (uint32_t i = 0; i < n; i++) emit(c, v[i]);
+}
+
+static void do_fc(compiler *c, tw__reader *r) {
+  uint32_t sub = 0, a = 0, b = 0;
+  uint8_t zero;
+  tw__read_u32(r, &sub);
+  if (sub < TW_FC_COUNT && fc_ops[sub].kind == K_NUM) {
+    do_plain(c, r, fc_ops[sub]);
+    return;
+  }
+  switch (sub) {
+    case TW_FC_memory_init:
+      tw__read_u32(r, &a);
+      tw__read_u8(r, &zero);
+      emit_generic(c, TW_IOP_memory_init, false, &a, 1, 3);
+      break;
+    case TW_FC_data_drop:
+      tw__read_u32(r, &a);
+      emit_generic(c, TW_IOP_data_drop, false, &a, 1, 0);
+      break;
+    case TW_FC_memory_copy:
+      tw__read_u8(r, &zero);
+      tw__read_u8(r, &zero);
+      emit_generic(c, TW_IOP_memory_copy, false, NULL, 0, 3);
+      break;
+    case TW_FC_memory_fill:
+      tw__read_u8(r, &zero);
+      emit_generic(c, TW_IOP_memory_fill, false, NULL, 0, 3);
+      break;
+    case TW_FC_table_init: {
+      tw__read_u32(r, &a); /* segment */
+      tw__read_u32(r, &b); /* table */
+      uint32_t imm[2] = {b, a};
+      emit_generic(c, TW_IOP_table_init, false, imm, 2, 3);
+      break;
+    }
+    case TW_FC_elem_drop:
+      tw__read_u32(r, &a);
+      emit_generic(c, TW_IOP_elem_drop, false, &a, 1, 0);
+      break;
+    case TW_FC_table_copy: {
+      tw__read_u32(r, &a);
+      tw__read_u32(r, &b);
+      uint32_t imm[2] = {a, b};
+      emit_generic(c, TW_IOP_table_copy, false, imm, 2, 3);
+      break;
+    }
+    case TW_FC_table_grow:
+      tw__read_u32(r, &a);
+      emit_generic(c, TW_IOP_table_grow, true, &a, 1, 2);
+      break;
+    case TW_FC_table_size:
+      tw__read_u32(r, &a);
+      emit_generic(c, TW_IOP_table_size, true, &a, 1, 0);
+      break;
+    case TW_FC_table_fill:
+      tw__read_u32(r, &a);
+      emit_generic(c, TW_IOP_table_fill, false, &a, 1, 3);
+      break;
+  }
+}
+
+static void emit_const(compiler *c, uint64_t v, bool wide) {
+  emit_op(c, wide ? TW_IOP_const64 : TW_IOP_const32);
+  emit_dst(c);
+  emit(c, (uint32_t)v);
+  if (wide) emit(c, (uint32_t)(v >> 32));
+}
+
+static uint64_t read_bytes_le(tw__reader *r, unsigned n) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < n && r->p < r->end; i++)
+    v |= (uint64_t)*r->p++ << (8 * i);
+  return v;
+}
+
+/* Skips an instruction's immediates in unreachable code. */
+static void skip_immediates(compiler *c, tw__reader *r, uint8_t op) {
+  uint32_t n = 0, x;
+  int64_t v;
+  uint8_t b;
+  switch (op) {
+    case TW_OP_br: case TW_OP_br_if: case TW_OP_call: case TW_OP_local_get:
+    case TW_OP_local_set: case TW_OP_local_tee: case TW_OP_global_get:
+    case TW_OP_global_set: case TW_OP_table_get: case TW_OP_table_set:
+    case TW_OP_ref_func:
+      tw__read_u32(r, &x);
+      break;
+    case TW_OP_br_table:
+      tw__read_u32(r, &n);
+      for (uint32_t i = 0; i <= n; i++) tw__read_u32(r, &x);
+      break;
+    case TW_OP_call_indirect:
+      tw__read_u32(r, &x);
+      tw__read_u32(r, &x);
+      break;
+    case TW_OP_memory_size: case TW_OP_memory_grow: case TW_OP_ref_null:
+      tw__read_u8(r, &b);
+      break;
+    case TW_OP_i32_const: tw__read_s32(r, (int32_t *)&x); break;
+    case TW_OP_i64_const: tw__read_s64(r, &v); break;
+    case TW_OP_f32_const: read_bytes_le(r, 4); break;
+    case TW_OP_f64_const: read_bytes_le(r, 8); break;
+    case TW_OP_select_t:
+      tw__read_u32(r, &n);
+      for (uint32_t i = 0; i < n; i++) tw__read_u8(r, &b);
+      break;
+    case TW_WASM_PREFIX_FC: {
+      uint32_t sub = 0;
+      tw__read_u32(r, &sub);
+      switch (sub) {
+        case TW_FC_memory_init: tw__read_u32(r, &x); tw__read_u8(r, &b); break;
+        case TW_FC_memory_copy: tw__read_u8(r, &b); tw__read_u8(r, &b); break;
+        case TW_FC_memory_fill: tw__read_u8(r, &b); break;
+        case TW_FC_table_init: case TW_FC_table_copy:
+          tw__read_u32(r, &x); tw__read_u32(r, &x); break;
+        case TW_FC_data_drop: case TW_FC_elem_drop: case TW_FC_table_grow:
+        case TW_FC_table_size: case TW_FC_table_fill:
+          tw__read_u32(r, &x); break;
+        default: break;
+      }
+      break;
+    }
+    default:
+      if (ops[op].kind == K_LOAD || ops[op].kind == K_STORE) {
+        tw__read_u32(r, &x);
+        tw__read_u32(r, &x);
+      }
+      break;
+  }
+  (void)c;
+}
+
+/* Unreachable code: track nesting only, emit nothing.  Returns true at the
+ * end of the function. */
+static bool dead_instr(compiler *c, tw__reader *r, uint8_t op) {
+  switch (op) {
+    case TW_OP_block: case TW_OP_loop: case TW_OP_if_:
+      read_blocktype(c, r);
+      c->dead_depth++;
+      return false;
+    case TW_OP_else_:
+      if (c->dead_depth == 0) do_else(c);
+      return false;
+    case TW_OP_end:
+      if (c->dead_depth == 0) return do_end(c);
+      c->dead_depth--;
+      return false;
+    default:
+      skip_immediates(c, r, op);
+      return false;
+  }
+}
+
+/* Compiles one live instruction; returns true at the end of the function. */
+static bool live_instr(compiler *c, tw__reader *r, uint8_t op) {
+  uint32_t x = 0, y = 0;
+  switch (op) {
+    case TW_OP_unreachable:
+      emit_op(c, TW_IOP_unreachable);
+      c->dead = true;
+      return false;
+    case TW_OP_nop: return false;
+    case TW_OP_block: case TW_OP_loop: case TW_OP_if_:
+      do_block(c, r, op);
+      return false;
+    case TW_OP_else_: do_else(c); return false;
+    case TW_OP_end: return do_end(c);
+    case TW_OP_br:
+      tw__read_u32(r, &x);
+      emit_branch(c, x);
+      c->dead = true;
+      return false;
+    case TW_OP_br_if:
+      tw__read_u32(r, &x);
+      do_br_if(c, x);
+      return false;
+    case TW_OP_br_table:
+      do_br_table(c, r);
+      c->dead = true;
+      return false;
+    case TW_OP_return_:
+      emit_return(c);
+      c->dead = true;
+      return false;
+    case TW_OP_call:
+      tw__read_u32(r, &x);
+      do_call(c, c->m->func_types[x], false, x);
+      return false;
+    case TW_OP_call_indirect:
+      tw__read_u32(r, &x);
+      tw__read_u32(r, &y);
+      do_call(c, x, true, y);
+      return false;
+    case TW_OP_drop: pop(c); return false;
+    case TW_OP_select_t:
+      tw__read_u32(r, &x);
+      for (uint32_t i = 0; i < x; i++) tw__read_u8(r, (uint8_t *)&y);
+      /* fall through */
+    case TW_OP_select: {
+      uint32_t v[3];
+      pop_n(c, v, 3);
+      emit_op(c, TW_IOP_select);
+      emit_dst(c);
+      emit(c, v[0]);
+      emit(c, v[1]);
+      emit(c, v[2]);
+      return false;
+    }
+    case TW_OP_local_get:
+      tw__read_u32(r, &x);
+      if (!grow((void **)&c->stack, &c->cap_stack, c->h + 1, 4)) {
+        c->oom = true;
+        return false;
+      }
+      c->stack[c->h++] = x;
+      if (c->h > c->max_h) c->max_h = c->h;
+      return false;
+    case TW_OP_local_set: case TW_OP_local_tee:
+      tw__read_u32(r, &x);
+      do_local_set(c, x, op == TW_OP_local_tee);
+      return false;
+    case TW_OP_global_get:
+      tw__read_u32(r, &x);
+      emit_op(c, TW_IOP_global_get);
+      emit_dst(c);
+      emit(c, x);
+      return false;
+    case TW_OP_global_set:
+      tw__read_u32(r, &x);
+      emit_generic(c, TW_IOP_global_set, false, &x, 1, 1);
+      return false;
+    case TW_OP_table_get:
+      tw__read_u32(r, &x);
+      emit_generic(c, TW_IOP_table_get, true, &x, 1, 1);
+      return false;
+    case TW_OP_table_set:
+      tw__read_u32(r, &x);
+      emit_generic(c, TW_IOP_table_set, false, &x, 1, 2);
+      return false;
+    case TW_OP_memory_size:
+      tw__read_u8(r, (uint8_t *)&x);
+      emit_generic(c, TW_IOP_memory_size, true, NULL, 0, 0);
+      return false;
+    case TW_OP_memory_grow:
+      tw__read_u8(r, (uint8_t *)&x);
+      emit_generic(c, TW_IOP_memory_grow, true, NULL, 0, 1);
+      return false;
+    case TW_OP_i32_const: {
+      int32_t v = 0;
+      tw__read_s32(r, &v);
+      emit_const(c, (uint32_t)v, false);
+      return false;
+    }
+    case TW_OP_i64_const: {
+      int64_t v = 0;
+      tw__read_s64(r, &v);
+      emit_const(c, (uint64_t)v, true);
+      return false;
+    }
+    case TW_OP_f32_const: emit_const(c, read_bytes_le(r, 4), false); return false;
+    case TW_OP_f64_const: emit_const(c, read_bytes_le(r, 8), true); return false;
+    case TW_OP_ref_null:
+      tw__read_u8(r, (uint8_t *)&x);
+      emit_const(c, 0, true);
+      return false;
+    case TW_OP_ref_is_null:
+      emit_generic(c, TW_IOP_i64_eqz, true, NULL, 0, 1);
+      return false;
+    case TW_OP_ref_func:
+      tw__read_u32(r, &x);
+      emit_op(c, TW_IOP_ref_func);
+      emit_dst(c);
+      emit(c, x);
+      return false;
+    case TW_WASM_PREFIX_FC: do_fc(c, r); return false;
+    default:
+      do_plain(c, r, ops[op]);
+      return false;
+  }
+}
+
+static tw_status compile_body(compiler *c, const tw__body *body,
+                              const tw__functype *type, tw__code **out,
+                              tw_error *err) {
+  c->nlocals = type->nparams + body->nlocals;
+  c->n = 0;
+  c->h = c->max_h = 0;
+  c->nctrl = 0;
+  c->npatches = 0;
+  c->dead = false;
+  c->dead_depth = 0;
+  c->last_dst = -1;
+  c->oom = false;
+  push_ctrl(c, CT_FUNC, (blocktype){0, type->nresults});
+  tw__reader r = {body->code, body->code + body->code_len, body->code,
+                  body->offset};
+  bool done = false;
+  while (!done && !c->oom && r.p < r.end) {
+    uint8_t op = *r.p++;
+    done = c->dead ? dead_instr(c, &r, op) : live_instr(c, &r, op);
+  }
+  tw__code *code = calloc(1, sizeof *code);
+  if (c->oom || !code) {
+    free(code);
+    return tw__error_set(err, TW_NOMEM, body->offset,
+                         "out of memory compiling function");
+  }
+  code->words = malloc((c->n ? c->n : 1) * sizeof(uint32_t));
+  if (!code->words) {
+    free(code);
+    return tw__error_set(err, TW_NOMEM, body->offset,
+                         "out of memory compiling function");
+  }
+  memcpy(code->words, c->words, c->n * sizeof(uint32_t));
+  code->nwords = c->n;
+  code->nparams = type->nparams;
+  code->nresults = type->nresults;
+  code->nlocals = c->nlocals;
+  /* results may exceed params+locals+stack when a function has none */
+  uint32_t fs = c->nlocals + c->max_h;
+  code->frame_size = (fs > type->nresults ? fs : type->nresults) + 1;
+  *out = code;
+  return TW_OK;
+}
+
+tw_status tw__module_compile(tw_module_t *mod, tw_error *err) {
+  tw__module *m = &mod->m;
+  compiler c;
+  memset(&c, 0, sizeof c);
+  c.m = m;
+  c.mod = mod;
+  tw_status st = TW_OK;
+  uint32_t ndefined = m->nfuncs - m->nfunc_imports;
+  for (uint32_t i = 0; i < ndefined && st == TW_OK; i++) {
+    const tw__functype *t = &m->types[m->func_types[m->nfunc_imports + i]];
+    st = compile_body(&c, &m->bodies[i], t, &m->bodies[i].compiled, err);
+  }
+  free(c.words);
+  free(c.stack);
+  free(c.ctrls);
+  free(c.patches);
+  return st;
+}
+
+void tw__code_free(struct tw__code *code) {
+  if (!code) return;
+  free(code->words);
+  free(code);
+}

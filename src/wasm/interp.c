@@ -1,0 +1,870 @@
+/* The interpreter: runs the internal code of code.h.
+ *
+ * One loop, direct-threaded with computed goto (a switch when
+ * TW_COMPUTED_GOTO is 0).  pc, fp, the current instance and its memory base
+ * live in locals; they are reloaded after anything that switches frames or
+ * instances.  Wasm calls do not recurse in C: frames are records in the
+ * store's frame stack, so guest recursion depth is bounded by the store's
+ * limits, never by the C stack.
+ *
+ * Memory accesses are not bounds-checked here: linear memory is reserved
+ * with a guard region (memory.c) and the fault handler turns a guard fault
+ * into a trap by jumping back to tw__invoke.  Bulk operations, which can
+ * span more than the guard, are checked explicitly.
+ *
+ * Invariant: s->exec.frame_top and s->exec.cur_func are kept current at
+ * every call and return, so a trap (including one raised from the signal
+ * handler, which loses the locals) can always produce a backtrace. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "wasm/code.h"
+
+/* ---- value helpers ------------------------------------------------------ */
+
+static inline float bits_f32(uint64_t v) {
+  uint32_t u = (uint32_t)v;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static inline double bits_f64(uint64_t v) {
+  double d;
+  memcpy(&d, &v, 8);
+  return d;
+}
+static inline uint64_t f32_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+static inline uint64_t f64_bits(double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return u;
+}
+
+/* min/max: NaN in → NaN out; -0 < +0 (C's fmin does not promise either). */
+static inline float f32_min(float a, float b) {
+  if (a != a || b != b) return a + b;
+  if (a == 0 && b == 0) return signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+static inline float f32_max(float a, float b) {
+  if (a != a || b != b) return a + b;
+  if (a == 0 && b == 0) return signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+static inline double f64_min(double a, double b) {
+  if (a != a || b != b) return a + b;
+  if (a == 0 && b == 0) return signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+static inline double f64_max(double a, double b) {
+  if (a != a || b != b) return a + b;
+  if (a == 0 && b == 0) return signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+
+static inline uint32_t rotl32(uint32_t a, uint32_t b) {
+  b &= 31;
+  return (a << b) | (a >> ((32 - b) & 31));
+}
+static inline uint32_t rotr32(uint32_t a, uint32_t b) {
+  b &= 31;
+  return (a >> b) | (a << ((32 - b) & 31));
+}
+static inline uint64_t rotl64(uint64_t a, uint64_t b) {
+  b &= 63;
+  return (a << b) | (a >> ((64 - b) & 63));
+}
+static inline uint64_t rotr64(uint64_t a, uint64_t b) {
+  b &= 63;
+  return (a >> b) | (a << ((64 - b) & 63));
+}
+
+/* Saturating truncations: NaN → 0, clamp to the target range (the lower
+ * bound itself maps to minv, which is the exact result there). */
+#define TW__SAT(name, FT, IT, lo, hi, minv, maxv)                            \
+  static inline IT name(FT x) {                                            \
+    if (x != x) return 0;                                                  \
+    if (!(x > (FT)(lo))) return (IT)(minv);                                \
+    if (!(x < (FT)(hi))) return (IT)(maxv);                                \
+    return (IT)x;                                                          \
+  }
+TW__SAT(sat_f32_s32, float, int32_t, -0x1p31f, 0x1p31f, INT32_MIN, INT32_MAX)
+TW__SAT(sat_f32_u32, float, uint32_t, -1.0f, 0x1p32f, 0, UINT32_MAX)
+TW__SAT(sat_f64_s32, double, int32_t, -2147483649.0, 2147483648.0, INT32_MIN, INT32_MAX)
+TW__SAT(sat_f64_u32, double, uint32_t, -1.0, 4294967296.0, 0, UINT32_MAX)
+TW__SAT(sat_f32_s64, float, int64_t, -0x1p63f, 0x1p63f, INT64_MIN, INT64_MAX)
+TW__SAT(sat_f32_u64, float, uint64_t, -1.0f, 0x1p64f, 0, UINT64_MAX)
+TW__SAT(sat_f64_s64, double, int64_t, -0x1p63, 0x1p63, INT64_MIN, INT64_MAX)
+TW__SAT(sat_f64_u64, double, uint64_t, -1.0, 0x1p64, 0, UINT64_MAX)
+#undef TW__SAT
+
+/* ---- execution stacks --------------------------------------------------- */
+
+uint64_t *tw__exec_args(tw_store_t *s, tw_error *err) {
+  tw__exec *e = &s->exec;
+  if (TW_UNLIKELY(!e->slots)) {
+    const tw_engine_config *c = &s->engine->config;
+    size_t nslots = c->max_stack_slots ? c->max_stack_slots : (1u << 20);
+    size_t nframes = c->max_call_depth ? c->max_call_depth : 20000;
+    e->slots_bytes = nslots * sizeof(uint64_t);
+    void *p = mmap(NULL, e->slots_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      tw__error_set(err, TW_NOMEM, SIZE_MAX,
+                    "cannot reserve %zu bytes for the value stack",
+                    e->slots_bytes);
+      return NULL;
+    }
+    e->frames_bytes = nframes * sizeof(tw__frame);
+    e->frames = malloc(e->frames_bytes);
+    if (!e->frames) {
+      munmap(p, e->slots_bytes);
+      tw__error_set(err, TW_NOMEM, SIZE_MAX, "cannot allocate frame stack");
+      return NULL;
+    }
+    e->slots = p;
+    e->slots_end = e->slots + nslots;
+    e->frames_end = e->frames + nframes;
+    e->frame_top = e->frames;
+  }
+  return e->slot_top ? e->slot_top : e->slots;
+}
+
+void tw__exec_release(tw__exec *e) {
+  if (e->slots) munmap(e->slots, e->slots_bytes);
+  free(e->frames);
+  memset(e, 0, sizeof *e);
+}
+
+/* ---- traps ----------------------------------------------------------------*/
+
+static void copy_name(char *dst, const char *src) {
+  size_t n = src ? strlen(src) : 0;
+  if (n >= TW_FRAME_NAME_MAX) n = TW_FRAME_NAME_MAX - 1;
+  if (n) memcpy(dst, src, n);
+  dst[n] = 0;
+}
+
+static void add_frame(tw_error *err, tw_func_t *f) {
+  if (!f) return;
+  err->frames_total++;
+  if (err->frame_count >= TW_BACKTRACE_MAX) return;
+  tw_frame *fr = &err->frames[err->frame_count++];
+  fr->func_index = f->index;
+  const char *name = NULL;
+  if (f->inst) {
+    const tw__module *m = &f->inst->module->m;
+    if (m->func_names && f->index < m->nfuncs) name = m->func_names[f->index];
+  }
+  copy_name(fr->name, name);
+}
+
+/* Fills err with trap `code` and the wasm backtrace between the store's
+ * current frame and `entry` (exclusive). */
+static void record_trap(tw_store_t *s, tw__frame *entry, tw_trap_code code,
+                        tw_error *err) {
+  if (!err) return;
+  if (code != TW_TRAP_HOST || err->status != TW_TRAP) tw__trap(err, code);
+  err->frame_count = 0;
+  err->frames_total = 0;
+  add_frame(err, s->exec.cur_func);
+  for (tw__frame *fr = s->exec.frame_top; fr > entry; fr--)
+    add_frame(err, fr[-1].func);
+}
+
+/* A host function failed: keep its trap, or turn its error into one. */
+static void host_failure(tw_status st, tw_error *err) {
+  if (!err || st == TW_TRAP) return;
+  char msg[TW_ERROR_MESSAGE_MAX - 64]; /* room for the prefix below */
+  size_t n = strnlen(err->message, sizeof msg - 1);
+  memcpy(msg, err->message, n);
+  msg[n] = 0;
+  tw__trap(err, TW_TRAP_HOST);
+  snprintf(err->message, sizeof err->message, "host function failed: %s (%s)",
+           msg[0] ? msg : tw_status_message(st), tw_status_name(st));
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+#if TW_COMPUTED_GOTO
+#define OP(id) L_##id:
+#define DISPATCH()                                                          \
+  do {                                                                      \
+    uint64_t h_;                                                            \
+    memcpy(&h_, pc, 8);                                                     \
+    goto *(void *)(uintptr_t)h_;                                            \
+  } while (0)
+#else
+#define OP(id) case TW_IOP_##id:
+#define DISPATCH() goto dispatch
+#endif
+#define NEXT(n)                                                             \
+  do {                                                                      \
+    pc += (n);                                                              \
+    DISPATCH();                                                             \
+  } while (0)
+#define TRAP(code)                                                          \
+  do {                                                                      \
+    trap = (code);                                                          \
+    goto trapped;                                                           \
+  } while (0)
+
+#define SLOT(o) fp[pc[o]]
+#define G_u32(o) ((uint32_t)SLOT(o))
+#define G_s32(o) ((int32_t)(uint32_t)SLOT(o))
+#define G_u64(o) (SLOT(o))
+#define G_s64(o) ((int64_t)SLOT(o))
+#define G_f32(o) bits_f32(SLOT(o))
+#define G_f64(o) bits_f64(SLOT(o))
+#define P_u32(o, v) (SLOT(o) = (uint32_t)(v))
+#define P_s32(o, v) (SLOT(o) = (uint32_t)(int32_t)(v))
+#define P_u64(o, v) (SLOT(o) = (uint64_t)(v))
+#define P_s64(o, v) (SLOT(o) = (uint64_t)(int64_t)(v))
+#define P_f32(o, v) (SLOT(o) = f32_bits(v))
+#define P_f64(o, v) (SLOT(o) = f64_bits(v))
+
+/* dst a: r = expr(a) */
+#define UN(id, TA, TR, expr)                                                \
+  OP(id) {                                                                  \
+    TA##_t a = G_##TA(3);                                                   \
+    P_##TR(2, expr);                                                        \
+    NEXT(4);                                                                \
+  }
+/* dst a b: r = expr(a, b) */
+#define BIN(id, TA, TR, expr)                                               \
+  OP(id) {                                                                  \
+    TA##_t a = G_##TA(3), b = G_##TA(4);                                    \
+    P_##TR(2, expr);                                                        \
+    NEXT(5);                                                                \
+  }
+/* dst addr offset */
+#define LOAD(id, CT, TR, conv)                                              \
+  OP(id) {                                                                  \
+    CT v;                                                                   \
+    memcpy(&v, mem + (uint64_t)G_u32(3) + pc[4], sizeof v);                 \
+    P_##TR(2, conv v);                                                      \
+    NEXT(5);                                                                \
+  }
+/* addr val offset */
+#define STORE(id, CT, TV)                                                   \
+  OP(id) {                                                                  \
+    CT v = (CT)G_##TV(3);                                                   \
+    memcpy(mem + (uint64_t)G_u32(2) + pc[4], &v, sizeof v);                 \
+    NEXT(5);                                                                \
+  }
+/* checked float → int truncation */
+#define TRUNC(id, TA, TR, lo_ok, hi)                                        \
+  OP(id) {                                                                  \
+    TA##_t a = G_##TA(3);                                                   \
+    if (a != a) TRAP(TW_TRAP_INVALID_CONVERSION);                           \
+    if (!(lo_ok && a < (hi))) TRAP(TW_TRAP_INT_OVERFLOW);                   \
+    P_##TR(2, (TR##_t)a);                                                   \
+    NEXT(4);                                                                \
+  }
+
+typedef uint32_t u32_t;
+typedef int32_t s32_t;
+typedef uint64_t u64_t;
+typedef int64_t s64_t;
+typedef float f32_t;
+typedef double f64_t;
+
+#if TW_COMPUTED_GOTO
+static const void *const *handler_table; /* computed goto label addresses */
+#endif
+
+/* Enters the callee: pushes a frame record, checks the limits, zeroes the
+ * declared locals.  Used by call and call_indirect. */
+#define ENTER(callee, nfp)                                                   \
+  do {                                                                      \
+    tw_func_t *cf_ = (callee);                                              \
+    uint64_t *nfp_ = (nfp);                                                 \
+    if (TW_UNLIKELY(!cf_->code)) {                                          \
+      st = call_host(s, cf_, nfp_, inst, scope, err);                       \
+      if (TW_UNLIKELY(st != TW_OK)) {                                       \
+        host_failure(st, err);                                              \
+        TRAP(TW_TRAP_HOST);                                                 \
+      }                                                                     \
+      DISPATCH();                                                           \
+    }                                                                       \
+    const tw__code *cd_ = cf_->code;                                        \
+    if (TW_UNLIKELY(ft >= frames_end ||                                     \
+                    nfp_ + cd_->frame_size > slots_end))                    \
+      TRAP(TW_TRAP_STACK_EXHAUSTED);                                        \
+    if (TW_UNLIKELY(check_budget(s))) TRAP(budget_trap(s));                 \
+    ft->ret_pc = pc;                                                        \
+    ft->fp = fp;                                                            \
+    ft->func = cur;                                                         \
+    s->exec.frame_top = ++ft;                                               \
+    s->exec.cur_func = cur = cf_;                                           \
+    fp = nfp_;                                                              \
+    for (uint32_t i_ = cd_->nparams; i_ < cd_->nlocals; i_++) fp[i_] = 0;   \
+    if (cf_->inst != inst) SWITCH_INSTANCE(cf_->inst);                      \
+    pc = cd_->words;                                                        \
+    DISPATCH();                                                             \
+  } while (0)
+
+#define SWITCH_INSTANCE(i)                                                  \
+  do {                                                                      \
+    inst = (i);                                                             \
+    mem = inst->mem0;                                                       \
+    scope->mem_lo = mem;                                                    \
+    scope->mem_hi = mem ? mem + inst->memory0->reserved : NULL;             \
+  } while (0)
+
+/* Interrupt and fuel: one relaxed load in the common case. */
+static inline int check_budget(tw_store_t *s) {
+  if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) return 1;
+  if (s->fuel != UINT64_MAX) {
+    if (s->fuel == 0) return 1;
+    s->fuel--;
+  }
+  return 0;
+}
+static tw_trap_code budget_trap(tw_store_t *s) {
+  if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) {
+    atomic_store(&s->interrupt, 0);
+    return TW_TRAP_INTERRUPTED;
+  }
+  return TW_TRAP_OUT_OF_FUEL;
+}
+
+static tw_status call_host(tw_store_t *s, tw_func_t *f, uint64_t *args,
+                           tw_instance_t *inst, tw__trap_scope *scope,
+                           tw_error *err) {
+  uint32_t n = f->type->nparams > f->type->nresults ? f->type->nparams
+                                                      : f->type->nresults;
+  if (args + n > s->exec.slots_end)
+    return tw__trap(err, TW_TRAP_STACK_EXHAUSTED);
+  uint64_t *saved_top = s->exec.slot_top;
+  s->exec.slot_top = args + n;
+  tw_caller_t caller = {s, inst};
+  scope->active = 0;
+  tw_status st = f->host(&caller, f->env, args, err);
+  scope->active = 1;
+  tw__trap_current = scope; /* a nested invoke restored its own scope */
+  s->exec.slot_top = saved_top;
+  return st;
+}
+
+static int segment_oob(uint64_t start, uint64_t n, uint64_t size) {
+  return start + n > size;
+}
+
+__attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
+                                               uint64_t *args,
+                                               tw__trap_scope *scope,
+                                               tw_error *err) {
+#if TW_COMPUTED_GOTO
+  static const void *const labels[TW_IOP_COUNT] = {
+#define TW__L(id) [TW_IOP_##id] = &&L_##id,
+#define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__L, id)
+      TW_IOPS_CONTROL(TW__L) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
+#undef TW__W
+#undef TW__L
+  };
+  if (TW_UNLIKELY(!s)) {
+    handler_table = labels;
+    return TW_OK;
+  }
+#endif
+  tw__frame *const entry = s->exec.frame_top;
+  tw__frame *ft = entry;
+  tw__frame *const frames_end = s->exec.frames_end;
+  uint64_t *const slots_end = s->exec.slots_end;
+  tw_func_t *cur = f;
+  uint64_t *fp = args;
+  tw_instance_t *inst = NULL;
+  uint8_t *mem = NULL;
+  const uint32_t *pc;
+  tw_trap_code trap = TW_TRAP_NONE;
+  tw_status st;
+
+  if (fp + f->code->frame_size > slots_end) {
+    trap = TW_TRAP_STACK_EXHAUSTED;
+    goto trapped;
+  }
+  s->exec.cur_func = f;
+  SWITCH_INSTANCE(f->inst);
+  for (uint32_t i = f->code->nparams; i < f->code->nlocals; i++) fp[i] = 0;
+  pc = f->code->words;
+  scope->active = 1;
+#if TW_COMPUTED_GOTO
+  DISPATCH();
+#else
+dispatch : {
+  uint64_t op_;
+  memcpy(&op_, pc, 8);
+  switch ((tw__iop)op_) {
+#endif
+
+  OP(unreachable) TRAP(TW_TRAP_UNREACHABLE);
+  OP(copy) {
+    SLOT(2) = SLOT(3);
+    NEXT(4);
+  }
+  OP(const32) {
+    SLOT(2) = pc[3];
+    NEXT(4);
+  }
+  OP(const64) {
+    SLOT(2) = (uint64_t)pc[3] | ((uint64_t)pc[4] << 32);
+    NEXT(5);
+  }
+  OP(br) NEXT((int32_t)pc[2]);
+  OP(br_if) {
+    if (G_u32(2)) NEXT((int32_t)pc[3]);
+    NEXT(4);
+  }
+  OP(br_unless) {
+    if (!G_u32(2)) NEXT((int32_t)pc[3]);
+    NEXT(4);
+  }
+  OP(br_table) {
+    uint32_t i = G_u32(2), n = pc[3];
+    if (i > n) i = n;
+    NEXT((int32_t)pc[4 + i]);
+  }
+  OP(loop_check) {
+    if (TW_UNLIKELY(check_budget(s))) TRAP(budget_trap(s));
+    NEXT(2);
+  }
+  OP(ret) {
+    if (ft == entry) {
+      scope->active = 0;
+      return TW_OK;
+    }
+    ft--;
+    s->exec.frame_top = ft;
+    pc = ft->ret_pc;
+    fp = ft->fp;
+    s->exec.cur_func = cur = ft->func;
+    if (cur->inst != inst) SWITCH_INSTANCE(cur->inst);
+    DISPATCH();
+  }
+  OP(call) {
+    tw_func_t *callee = inst->funcs[pc[2]];
+    uint64_t *nfp = fp + pc[3];
+    pc += 4;
+    ENTER(callee, nfp);
+  }
+  OP(call_indirect) {
+    tw_table_t *t = inst->tables[pc[3]];
+    uint32_t i = G_u32(5);
+    if (TW_UNLIKELY(i >= t->size)) TRAP(TW_TRAP_UNDEFINED_ELEMENT);
+    tw_func_t *callee = t->elems[i];
+    if (TW_UNLIKELY(!callee)) TRAP(TW_TRAP_UNINITIALIZED_ELEMENT);
+    if (TW_UNLIKELY(callee->type_id != pc[2]))
+      TRAP(TW_TRAP_INDIRECT_MISMATCH);
+    uint64_t *nfp = fp + pc[4];
+    pc += 6;
+    ENTER(callee, nfp);
+  }
+  OP(select) {
+    uint64_t a = SLOT(3), b = SLOT(4);
+    SLOT(2) = G_u32(5) ? a : b;
+    NEXT(6);
+  }
+  OP(global_get) {
+    SLOT(2) = inst->globals[pc[3]]->value;
+    NEXT(4);
+  }
+  OP(global_set) {
+    inst->globals[pc[2]]->value = SLOT(3);
+    NEXT(4);
+  }
+  OP(ref_func) {
+    SLOT(2) = (uint64_t)(uintptr_t)inst->funcs[pc[3]];
+    NEXT(4);
+  }
+  OP(table_get) {
+    tw_table_t *t = inst->tables[pc[3]];
+    uint32_t i = G_u32(4);
+    if (i >= t->size) TRAP(TW_TRAP_TABLE_OOB);
+    SLOT(2) = (uint64_t)(uintptr_t)t->elems[i];
+    NEXT(5);
+  }
+  OP(table_set) {
+    tw_table_t *t = inst->tables[pc[2]];
+    uint32_t i = G_u32(3);
+    if (i >= t->size) TRAP(TW_TRAP_TABLE_OOB);
+    t->elems[i] = (void *)(uintptr_t)SLOT(4);
+    NEXT(5);
+  }
+  OP(table_size) {
+    SLOT(2) = inst->tables[pc[3]]->size;
+    NEXT(4);
+  }
+  OP(table_grow) {
+    void *init = (void *)(uintptr_t)SLOT(4);
+    uint32_t n = G_u32(5);
+    P_s32(2, tw__table_grow(inst->tables[pc[3]], n, init));
+    NEXT(6);
+  }
+  OP(table_fill) {
+    tw_table_t *t = inst->tables[pc[2]];
+    uint32_t i = G_u32(3), n = G_u32(5);
+    void *v = (void *)(uintptr_t)SLOT(4);
+    if (segment_oob(i, n, t->size)) TRAP(TW_TRAP_TABLE_OOB);
+    for (uint32_t k = 0; k < n; k++) t->elems[i + k] = v;
+    NEXT(6);
+  }
+  OP(table_copy) {
+    tw_table_t *td = inst->tables[pc[2]], *ts = inst->tables[pc[3]];
+    uint32_t d = G_u32(4), sidx = G_u32(5), n = G_u32(6);
+    if (segment_oob(d, n, td->size) || segment_oob(sidx, n, ts->size))
+      TRAP(TW_TRAP_TABLE_OOB);
+    memmove(td->elems + d, ts->elems + sidx, (size_t)n * sizeof(void *));
+    NEXT(7);
+  }
+  OP(table_init) {
+    tw_table_t *t = inst->tables[pc[2]];
+    uint32_t seg = pc[3];
+    uint32_t d = G_u32(4), sidx = G_u32(5), n = G_u32(6);
+    const tw__elem *e = &inst->module->m.elems[seg];
+    uint32_t len = inst->elem_dropped[seg] ? 0 : e->count;
+    if (segment_oob(sidx, n, len) || segment_oob(d, n, t->size))
+      TRAP(TW_TRAP_TABLE_OOB);
+    for (uint32_t k = 0; k < n; k++) {
+      const tw__constexpr *it = &e->items[sidx + k];
+      void *v = NULL;
+      if (it->op == TW_OP_ref_func)
+        v = inst->funcs[it->index];
+      else if (it->op == TW_OP_global_get)
+        v = (void *)(uintptr_t)inst->globals[it->index]->value;
+      t->elems[d + k] = v;
+    }
+    NEXT(7);
+  }
+  OP(elem_drop) {
+    inst->elem_dropped[pc[2]] = 1;
+    NEXT(3);
+  }
+  OP(memory_size) {
+    SLOT(2) = inst->memory0->pages;
+    NEXT(3);
+  }
+  OP(memory_grow) {
+    P_s32(2, tw__memory_grow(inst->memory0, G_u32(3)));
+    NEXT(4);
+  }
+  OP(memory_fill) {
+    uint32_t d = G_u32(2), n = G_u32(4);
+    uint8_t v = (uint8_t)SLOT(3);
+    if (segment_oob(d, n, inst->memory0->size)) TRAP(TW_TRAP_MEMORY_OOB);
+    memset(mem + d, v, n);
+    NEXT(5);
+  }
+  OP(memory_copy) {
+    uint32_t d = G_u32(2), sa = G_u32(3), n = G_u32(4);
+    uint64_t size = inst->memory0->size;
+    if (segment_oob(d, n, size) || segment_oob(sa, n, size))
+      TRAP(TW_TRAP_MEMORY_OOB);
+    memmove(mem + d, mem + sa, n);
+    NEXT(5);
+  }
+  OP(memory_init) {
+    uint32_t seg = pc[2];
+    uint32_t d = G_u32(3), sa = G_u32(4), n = G_u32(5);
+    const tw__data *ds = &inst->module->m.datas[seg];
+    uint32_t len = inst->data_dropped[seg] ? 0 : ds->len;
+    if (segment_oob(sa, n, len) || segment_oob(d, n, inst->memory0->size))
+      TRAP(TW_TRAP_MEMORY_OOB);
+    if (n) memcpy(mem + d, ds->bytes + sa, n);
+    NEXT(6);
+  }
+  OP(data_drop) {
+    inst->data_dropped[pc[2]] = 1;
+    NEXT(3);
+  }
+
+  /* ---- memory ---- */
+  LOAD(i32_load, uint32_t, u32, )
+  LOAD(i64_load, uint64_t, u64, )
+  LOAD(f32_load, uint32_t, u32, )
+  LOAD(f64_load, uint64_t, u64, )
+  LOAD(i32_load8_s, int8_t, s32, (int32_t))
+  LOAD(i32_load8_u, uint8_t, u32, (uint32_t))
+  LOAD(i32_load16_s, int16_t, s32, (int32_t))
+  LOAD(i32_load16_u, uint16_t, u32, (uint32_t))
+  LOAD(i64_load8_s, int8_t, s64, (int64_t))
+  LOAD(i64_load8_u, uint8_t, u64, (uint64_t))
+  LOAD(i64_load16_s, int16_t, s64, (int64_t))
+  LOAD(i64_load16_u, uint16_t, u64, (uint64_t))
+  LOAD(i64_load32_s, int32_t, s64, (int64_t))
+  LOAD(i64_load32_u, uint32_t, u64, (uint64_t))
+  STORE(i32_store, uint32_t, u32)
+  STORE(i64_store, uint64_t, u64)
+  STORE(f32_store, uint32_t, u32)
+  STORE(f64_store, uint64_t, u64)
+  STORE(i32_store8, uint8_t, u32)
+  STORE(i32_store16, uint16_t, u32)
+  STORE(i64_store8, uint8_t, u64)
+  STORE(i64_store16, uint16_t, u64)
+  STORE(i64_store32, uint32_t, u64)
+
+  /* ---- i32 ---- */
+  UN(i32_eqz, u32, u32, a == 0)
+  BIN(i32_eq, u32, u32, a == b)
+  BIN(i32_ne, u32, u32, a != b)
+  BIN(i32_lt_s, s32, u32, a < b)
+  BIN(i32_lt_u, u32, u32, a < b)
+  BIN(i32_gt_s, s32, u32, a > b)
+  BIN(i32_gt_u, u32, u32, a > b)
+  BIN(i32_le_s, s32, u32, a <= b)
+  BIN(i32_le_u, u32, u32, a <= b)
+  BIN(i32_ge_s, s32, u32, a >= b)
+  BIN(i32_ge_u, u32, u32, a >= b)
+  UN(i32_clz, u32, u32, a ? __builtin_clz(a) : 32)
+  UN(i32_ctz, u32, u32, a ? __builtin_ctz(a) : 32)
+  UN(i32_popcnt, u32, u32, __builtin_popcount(a))
+  BIN(i32_add, u32, u32, a + b)
+  BIN(i32_sub, u32, u32, a - b)
+  BIN(i32_mul, u32, u32, a * b)
+  OP(i32_div_s) {
+    int32_t a = G_s32(3), b = G_s32(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    if (TW_UNLIKELY(a == INT32_MIN && b == -1)) TRAP(TW_TRAP_INT_OVERFLOW);
+    P_s32(2, a / b);
+    NEXT(5);
+  }
+  OP(i32_div_u) {
+    uint32_t a = G_u32(3), b = G_u32(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    P_u32(2, a / b);
+    NEXT(5);
+  }
+  OP(i32_rem_s) {
+    int32_t a = G_s32(3), b = G_s32(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    P_s32(2, b == -1 ? 0 : a % b);
+    NEXT(5);
+  }
+  OP(i32_rem_u) {
+    uint32_t a = G_u32(3), b = G_u32(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    P_u32(2, a % b);
+    NEXT(5);
+  }
+  BIN(i32_and, u32, u32, a & b)
+  BIN(i32_or, u32, u32, a | b)
+  BIN(i32_xor, u32, u32, a ^ b)
+  BIN(i32_shl, u32, u32, a << (b & 31))
+  BIN(i32_shr_s, s32, s32, a >> (b & 31))
+  BIN(i32_shr_u, u32, u32, a >> (b & 31))
+  BIN(i32_rotl, u32, u32, rotl32(a, b))
+  BIN(i32_rotr, u32, u32, rotr32(a, b))
+
+  /* ---- i64 ---- */
+  UN(i64_eqz, u64, u32, a == 0)
+  BIN(i64_eq, u64, u32, a == b)
+  BIN(i64_ne, u64, u32, a != b)
+  BIN(i64_lt_s, s64, u32, a < b)
+  BIN(i64_lt_u, u64, u32, a < b)
+  BIN(i64_gt_s, s64, u32, a > b)
+  BIN(i64_gt_u, u64, u32, a > b)
+  BIN(i64_le_s, s64, u32, a <= b)
+  BIN(i64_le_u, u64, u32, a <= b)
+  BIN(i64_ge_s, s64, u32, a >= b)
+  BIN(i64_ge_u, u64, u32, a >= b)
+  UN(i64_clz, u64, u64, a ? __builtin_clzll(a) : 64)
+  UN(i64_ctz, u64, u64, a ? __builtin_ctzll(a) : 64)
+  UN(i64_popcnt, u64, u64, __builtin_popcountll(a))
+  BIN(i64_add, u64, u64, a + b)
+  BIN(i64_sub, u64, u64, a - b)
+  BIN(i64_mul, u64, u64, a * b)
+  OP(i64_div_s) {
+    int64_t a = G_s64(3), b = G_s64(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    if (TW_UNLIKELY(a == INT64_MIN && b == -1)) TRAP(TW_TRAP_INT_OVERFLOW);
+    P_s64(2, a / b);
+    NEXT(5);
+  }
+  OP(i64_div_u) {
+    uint64_t a = G_u64(3), b = G_u64(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    P_u64(2, a / b);
+    NEXT(5);
+  }
+  OP(i64_rem_s) {
+    int64_t a = G_s64(3), b = G_s64(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    P_s64(2, b == -1 ? 0 : a % b);
+    NEXT(5);
+  }
+  OP(i64_rem_u) {
+    uint64_t a = G_u64(3), b = G_u64(4);
+    if (TW_UNLIKELY(b == 0)) TRAP(TW_TRAP_DIV_ZERO);
+    P_u64(2, a % b);
+    NEXT(5);
+  }
+  BIN(i64_and, u64, u64, a & b)
+  BIN(i64_or, u64, u64, a | b)
+  BIN(i64_xor, u64, u64, a ^ b)
+  BIN(i64_shl, u64, u64, a << (b & 63))
+  BIN(i64_shr_s, s64, s64, a >> (b & 63))
+  BIN(i64_shr_u, u64, u64, a >> (b & 63))
+  BIN(i64_rotl, u64, u64, rotl64(a, b))
+  BIN(i64_rotr, u64, u64, rotr64(a, b))
+
+  /* ---- f32 ---- */
+  BIN(f32_eq, f32, u32, a == b)
+  BIN(f32_ne, f32, u32, a != b)
+  BIN(f32_lt, f32, u32, a < b)
+  BIN(f32_gt, f32, u32, a > b)
+  BIN(f32_le, f32, u32, a <= b)
+  BIN(f32_ge, f32, u32, a >= b)
+  /* abs, neg and copysign are bit operations: they must not touch NaNs. */
+  UN(f32_abs, u32, u32, a & 0x7FFFFFFFu)
+  UN(f32_neg, u32, u32, a ^ 0x80000000u)
+  UN(f32_ceil, f32, f32, ceilf(a))
+  UN(f32_floor, f32, f32, floorf(a))
+  UN(f32_trunc, f32, f32, truncf(a))
+  UN(f32_nearest, f32, f32, nearbyintf(a))
+  UN(f32_sqrt, f32, f32, sqrtf(a))
+  BIN(f32_add, f32, f32, a + b)
+  BIN(f32_sub, f32, f32, a - b)
+  BIN(f32_mul, f32, f32, a * b)
+  BIN(f32_div, f32, f32, a / b)
+  BIN(f32_min, f32, f32, f32_min(a, b))
+  BIN(f32_max, f32, f32, f32_max(a, b))
+  BIN(f32_copysign, u32, u32, (a & 0x7FFFFFFFu) | (b & 0x80000000u))
+
+  /* ---- f64 ---- */
+  BIN(f64_eq, f64, u32, a == b)
+  BIN(f64_ne, f64, u32, a != b)
+  BIN(f64_lt, f64, u32, a < b)
+  BIN(f64_gt, f64, u32, a > b)
+  BIN(f64_le, f64, u32, a <= b)
+  BIN(f64_ge, f64, u32, a >= b)
+  UN(f64_abs, u64, u64, a & 0x7FFFFFFFFFFFFFFFull)
+  UN(f64_neg, u64, u64, a ^ 0x8000000000000000ull)
+  UN(f64_ceil, f64, f64, ceil(a))
+  UN(f64_floor, f64, f64, floor(a))
+  UN(f64_trunc, f64, f64, trunc(a))
+  UN(f64_nearest, f64, f64, nearbyint(a))
+  UN(f64_sqrt, f64, f64, sqrt(a))
+  BIN(f64_add, f64, f64, a + b)
+  BIN(f64_sub, f64, f64, a - b)
+  BIN(f64_mul, f64, f64, a * b)
+  BIN(f64_div, f64, f64, a / b)
+  BIN(f64_min, f64, f64, f64_min(a, b))
+  BIN(f64_max, f64, f64, f64_max(a, b))
+  BIN(f64_copysign, u64, u64,
+      (a & 0x7FFFFFFFFFFFFFFFull) | (b & 0x8000000000000000ull))
+
+  /* ---- conversions ---- */
+  UN(i32_wrap_i64, u64, u32, (uint32_t)a)
+  TRUNC(i32_trunc_f32_s, f32, s32, a >= -0x1p31f, 0x1p31f)
+  TRUNC(i32_trunc_f32_u, f32, u32, a > -1.0f, 0x1p32f)
+  TRUNC(i32_trunc_f64_s, f64, s32, a > -2147483649.0, 2147483648.0)
+  TRUNC(i32_trunc_f64_u, f64, u32, a > -1.0, 4294967296.0)
+  UN(i64_extend_i32_s, s32, s64, (int64_t)a)
+  UN(i64_extend_i32_u, u32, u64, (uint64_t)a)
+  TRUNC(i64_trunc_f32_s, f32, s64, a >= -0x1p63f, 0x1p63f)
+  TRUNC(i64_trunc_f32_u, f32, u64, a > -1.0f, 0x1p64f)
+  TRUNC(i64_trunc_f64_s, f64, s64, a >= -0x1p63, 0x1p63)
+  TRUNC(i64_trunc_f64_u, f64, u64, a > -1.0, 0x1p64)
+  UN(f32_convert_i32_s, s32, f32, (float)a)
+  UN(f32_convert_i32_u, u32, f32, (float)a)
+  UN(f32_convert_i64_s, s64, f32, (float)a)
+  UN(f32_convert_i64_u, u64, f32, (float)a)
+  UN(f32_demote_f64, f64, f32, (float)a)
+  UN(f64_convert_i32_s, s32, f64, (double)a)
+  UN(f64_convert_i32_u, u32, f64, (double)a)
+  UN(f64_convert_i64_s, s64, f64, (double)a)
+  UN(f64_convert_i64_u, u64, f64, (double)a)
+  UN(f64_promote_f32, f32, f64, (double)a)
+  UN(i32_reinterpret_f32, u32, u32, a)
+  UN(i64_reinterpret_f64, u64, u64, a)
+  UN(f32_reinterpret_i32, u32, u32, a)
+  UN(f64_reinterpret_i64, u64, u64, a)
+  UN(i32_extend8_s, u32, s32, (int8_t)a)
+  UN(i32_extend16_s, u32, s32, (int16_t)a)
+  UN(i64_extend8_s, u64, s64, (int8_t)a)
+  UN(i64_extend16_s, u64, s64, (int16_t)a)
+  UN(i64_extend32_s, u64, s64, (int32_t)a)
+  UN(i32_trunc_sat_f32_s, f32, s32, sat_f32_s32(a))
+  UN(i32_trunc_sat_f32_u, f32, u32, sat_f32_u32(a))
+  UN(i32_trunc_sat_f64_s, f64, s32, sat_f64_s32(a))
+  UN(i32_trunc_sat_f64_u, f64, u32, sat_f64_u32(a))
+  UN(i64_trunc_sat_f32_s, f32, s64, sat_f32_s64(a))
+  UN(i64_trunc_sat_f32_u, f32, u64, sat_f32_u64(a))
+  UN(i64_trunc_sat_f64_s, f64, s64, sat_f64_s64(a))
+  UN(i64_trunc_sat_f64_u, f64, u64, sat_f64_u64(a))
+
+#if !TW_COMPUTED_GOTO
+  default:
+    abort();
+  }
+}
+#endif
+
+trapped:
+  scope->active = 0;
+  record_trap(s, entry, trap, err);
+  s->exec.frame_top = entry;
+  return TW_TRAP;
+}
+
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+static void handlers_init(void) { run(NULL, NULL, NULL, NULL, NULL); }
+
+uint64_t tw__interp_handler(tw__iop op) {
+#if TW_COMPUTED_GOTO
+  pthread_once(&handlers_once, handlers_init);
+  return (uint64_t)(uintptr_t)handler_table[op];
+#else
+  (void)handlers_once;
+  (void)handlers_init;
+  return (uint64_t)op;
+#endif
+}
+
+tw_status tw__invoke(tw_store_t *s, tw_func_t *f, uint64_t *slots,
+                     tw_error *err) {
+  tw_error scratch;
+  if (!err) err = &scratch; /* host functions may always write an error */
+  tw_error_clear(err);
+  tw__exec *e = &s->exec;
+  if (!f->code) {
+    tw_caller_t caller = {s, NULL};
+    uint64_t *saved = e->slot_top;
+    uint32_t n = f->type->nparams > f->type->nresults ? f->type->nparams
+                                                        : f->type->nresults;
+    e->slot_top = slots + n;
+    tw_status st = f->host(&caller, f->env, slots, err);
+    e->slot_top = saved;
+    if (st != TW_OK) host_failure(st, err);
+    return st == TW_OK ? TW_OK : TW_TRAP;
+  }
+  tw__trap_scope scope;
+  scope.prev = tw__trap_current;
+  scope.active = 0;
+  scope.mem_lo = scope.mem_hi = NULL;
+  tw__frame *volatile entry = e->frame_top;
+  tw_func_t *volatile saved_cur = e->cur_func;
+  tw_status st;
+  tw__trap_current = &scope;
+  if (sigsetjmp(scope.jmp, 0) == 0) {
+    st = run(s, f, slots, &scope, err);
+  } else {
+    /* A guard-region fault in wasm code: run()'s frame is gone, but the
+     * store's frame records are current (see the file comment). */
+    scope.active = 0;
+    record_trap(s, entry, TW_TRAP_MEMORY_OOB, err);
+    st = TW_TRAP;
+  }
+  tw__trap_current = scope.prev;
+  e->frame_top = entry;
+  e->cur_func = saved_cur;
+  return st;
+}
