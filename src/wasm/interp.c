@@ -386,6 +386,7 @@ __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
   uint8_t *mem = NULL;
   const uint32_t *pc;
   tw_trap_code trap = TW_TRAP_NONE;
+  uint32_t trap_index = 0; /* table index for element traps */
   tw_status st;
 
   if (fp + f->code->frame_size > slots_end) {
@@ -459,6 +460,7 @@ dispatch : {
   OP(call_indirect) {
     tw_table_t *t = inst->tables[pc[3]];
     uint32_t i = G_u32(5);
+    trap_index = i;
     if (TW_UNLIKELY(i >= t->size)) TRAP(TW_TRAP_UNDEFINED_ELEMENT);
     tw_func_t *callee = t->elems[i];
     if (TW_UNLIKELY(!callee)) TRAP(TW_TRAP_UNINITIALIZED_ELEMENT);
@@ -725,9 +727,10 @@ dispatch : {
   /* abs, neg and copysign are bit operations: they must not touch NaNs. */
   UN(f32_abs, u32, u32, a & 0x7FFFFFFFu)
   UN(f32_neg, u32, u32, a ^ 0x80000000u)
-  UN(f32_ceil, f32, f32, ceilf(a))
-  UN(f32_floor, f32, f32, floorf(a))
-  UN(f32_trunc, f32, f32, truncf(a))
+  /* libm passes signalling NaNs through unchanged; wasm wants them quiet */
+  UN(f32_ceil, f32, f32, a != a ? a + a : ceilf(a))
+  UN(f32_floor, f32, f32, a != a ? a + a : floorf(a))
+  UN(f32_trunc, f32, f32, a != a ? a + a : truncf(a))
   UN(f32_nearest, f32, f32, nearbyintf(a))
   UN(f32_sqrt, f32, f32, sqrtf(a))
   BIN(f32_add, f32, f32, a + b)
@@ -747,9 +750,9 @@ dispatch : {
   BIN(f64_ge, f64, u32, a >= b)
   UN(f64_abs, u64, u64, a & 0x7FFFFFFFFFFFFFFFull)
   UN(f64_neg, u64, u64, a ^ 0x8000000000000000ull)
-  UN(f64_ceil, f64, f64, ceil(a))
-  UN(f64_floor, f64, f64, floor(a))
-  UN(f64_trunc, f64, f64, trunc(a))
+  UN(f64_ceil, f64, f64, a != a ? a + a : ceil(a))
+  UN(f64_floor, f64, f64, a != a ? a + a : floor(a))
+  UN(f64_trunc, f64, f64, a != a ? a + a : trunc(a))
   UN(f64_nearest, f64, f64, nearbyint(a))
   UN(f64_sqrt, f64, f64, sqrt(a))
   BIN(f64_add, f64, f64, a + b)
@@ -811,6 +814,9 @@ dispatch : {
 trapped:
   scope->active = 0;
   record_trap(s, entry, trap, err);
+  if (trap == TW_TRAP_UNDEFINED_ELEMENT || trap == TW_TRAP_UNINITIALIZED_ELEMENT)
+    snprintf(err->message, sizeof err->message, "%s %u", tw_trap_message(trap),
+             trap_index);
   s->exec.frame_top = entry;
   return TW_TRAP;
 }
@@ -829,11 +835,19 @@ uint64_t tw__interp_handler(tw__iop op) {
 #endif
 }
 
+static tw_status invoke(tw_store_t *s, tw_func_t *f, uint64_t *slots,
+                        tw_error *err);
+
 tw_status tw__invoke(tw_store_t *s, tw_func_t *f, uint64_t *slots,
                      tw_error *err) {
   tw_error scratch;
   if (!err) err = &scratch; /* host functions may always write an error */
   tw_error_clear(err);
+  return invoke(s, f, slots, err);
+}
+
+static tw_status invoke(tw_store_t *s, tw_func_t *f, uint64_t *slots,
+                        tw_error *const err) {
   tw__exec *e = &s->exec;
   if (!f->code) {
     tw_caller_t caller = {s, NULL};
