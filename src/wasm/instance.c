@@ -21,13 +21,6 @@
 #include "wasm/opcodes.h"
 #include "wasm/wasm_int.h"
 
-/* ---- shared with runtime.c and memory.c (to move into wasm_int.h) ------- */
-
-#define TW__OBJ_INSTANCE 4
-tw_status tw__store_add(tw_store_t *store, uint8_t kind, void *obj,
-                        tw_error *err);
-void tw__instance_free(tw_instance_t *inst);
-
 /* ---- import matching ---------------------------------------------------- */
 
 static const char *kind_name(unsigned kind) {

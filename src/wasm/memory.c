@@ -21,15 +21,6 @@
 
 #include "wasm/wasm_int.h"
 
-/* ---- shared with runtime.c and instance.c (to move into wasm_int.h) ----- */
-
-tw_status tw__store_add(tw_store_t *store, uint8_t kind, void *obj,
-                        tw_error *err);
-uint64_t tw__val_to_slot(tw_val v);
-tw_val tw__val_from_slot(uint8_t type, uint64_t slot);
-void tw__memory_free(tw_memory_t *mem);
-void tw__table_free(tw_table_t *t);
-
 /* 8 GiB covers u32 address + u32 offset; 64 KiB more covers the access
  * width (and keeps the reservation a whole number of wasm pages). */
 #define TW__MEM_RESERVE ((size_t)8 << 30 | (size_t)TW_PAGE_SIZE)

@@ -22,19 +22,6 @@
 
 #include "wasm/wasm_int.h"
 
-/* ---- shared with memory.c and instance.c (to move into wasm_int.h) ----- */
-
-/* Object kinds in a store: the tw_extern_kind values, plus instances. */
-#define TW__OBJ_INSTANCE 4
-tw_status tw__store_add(tw_store_t *store, uint8_t kind, void *obj,
-                        tw_error *err);
-uint64_t tw__val_to_slot(tw_val v);
-tw_val tw__val_from_slot(uint8_t type, uint64_t slot);
-/* memory.c / instance.c: free one object (called by tw_store_free). */
-void tw__memory_free(tw_memory_t *mem);
-void tw__table_free(tw_table_t *t);
-void tw__instance_free(tw_instance_t *inst);
-
 /* ---- values ------------------------------------------------------------ */
 
 tw_val tw_val_i32(int32_t v) {

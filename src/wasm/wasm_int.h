@@ -304,7 +304,7 @@ uint64_t *tw__exec_args(tw_store_t *store, tw_error *err);
 /* Frees the stacks (called by tw_store_free). */
 void tw__exec_release(tw__exec *exec);
 
-/* runtime.c: memory fault handling.  The interpreter brackets wasm
+/* memory.c: memory fault handling.  The interpreter brackets wasm
  * execution with these so that a fault in a guard region becomes a trap. */
 typedef struct tw__trap_scope {
   sigjmp_buf jmp;
@@ -317,8 +317,21 @@ typedef struct tw__trap_scope {
 extern _Thread_local tw__trap_scope *tw__trap_current;
 void tw__signals_install(void);
 
-/* runtime.c: operations the interpreter calls out of line. */
+/* memory.c: operations the interpreter calls out of line. */
 int32_t tw__memory_grow(tw_memory_t *mem, uint32_t delta); /* -1 on failure */
 int32_t tw__table_grow(tw_table_t *t, uint32_t delta, void *init);
+
+/* ---- store bookkeeping (runtime.c, memory.c, instance.c) ------------------ */
+
+/* Object kinds in a store: the tw_extern_kind values, plus instances. */
+#define TW__OBJ_INSTANCE 4
+tw_status tw__store_add(tw_store_t *store, uint8_t kind, void *obj,
+                        tw_error *err);
+uint64_t tw__val_to_slot(tw_val v);
+tw_val tw__val_from_slot(uint8_t type, uint64_t slot);
+/* Free one object (called by tw_store_free). */
+void tw__memory_free(tw_memory_t *mem);
+void tw__table_free(tw_table_t *t);
+void tw__instance_free(tw_instance_t *inst);
 
 #endif
