@@ -58,6 +58,56 @@
   X(memory_init)   /* seg d s n                                           */ \
   X(data_drop)     /* seg                                                 */
 
+/* Integer comparisons that fuse with a following branch or take a
+ * constant operand.  X(id, type, C operator, inverse id, swapped id):
+ * inverse negates the result (for `if`, which branches when false);
+ * swapped exchanges the operands (for a constant on the left).
+ * Generated ops: br_<id> (a b off), br_<id>_imm (a imm off), <id>_imm
+ * (dst a imm).  Float comparisons are left out: NaN makes them
+ * non-invertible. */
+#define TW_FUSE_CMPS(X)                                                     \
+  X(i32_eq, u32, ==, i32_ne, i32_eq)                                        \
+  X(i32_ne, u32, !=, i32_eq, i32_ne)                                        \
+  X(i32_lt_s, s32, <, i32_ge_s, i32_gt_s)                                   \
+  X(i32_lt_u, u32, <, i32_ge_u, i32_gt_u)                                   \
+  X(i32_gt_s, s32, >, i32_le_s, i32_lt_s)                                   \
+  X(i32_gt_u, u32, >, i32_le_u, i32_lt_u)                                   \
+  X(i32_le_s, s32, <=, i32_gt_s, i32_ge_s)                                  \
+  X(i32_le_u, u32, <=, i32_gt_u, i32_ge_u)                                  \
+  X(i32_ge_s, s32, >=, i32_lt_s, i32_le_s)                                  \
+  X(i32_ge_u, u32, >=, i32_lt_u, i32_le_u)                                  \
+  X(i64_eq, u64, ==, i64_ne, i64_eq)                                        \
+  X(i64_ne, u64, !=, i64_eq, i64_ne)                                        \
+  X(i64_lt_s, s64, <, i64_ge_s, i64_gt_s)                                   \
+  X(i64_lt_u, u64, <, i64_ge_u, i64_gt_u)                                   \
+  X(i64_gt_s, s64, >, i64_le_s, i64_lt_s)                                   \
+  X(i64_gt_u, u64, >, i64_le_u, i64_lt_u)                                   \
+  X(i64_le_s, s64, <=, i64_gt_s, i64_ge_s)                                  \
+  X(i64_le_u, u64, <=, i64_gt_u, i64_ge_u)                                  \
+  X(i64_ge_s, s64, >=, i64_lt_s, i64_le_s)                                  \
+  X(i64_ge_u, u64, >=, i64_lt_u, i64_le_u)
+
+/* Integer arithmetic with a constant right operand: <id>_imm (dst a imm).
+ * X(id, type, expression of a and the immediate b, commutative).  i64
+ * immediates are sign-extended 32-bit values. */
+#define TW_FUSE_ARITH(X)                                                    \
+  X(i32_add, u32, a + b, 1)                                                 \
+  X(i32_mul, u32, a * b, 1)                                                 \
+  X(i32_and, u32, a & b, 1)                                                 \
+  X(i32_or, u32, a | b, 1)                                                  \
+  X(i32_xor, u32, a ^ b, 1)                                                 \
+  X(i32_shl, u32, a << (b & 31), 0)                                         \
+  X(i32_shr_s, s32, a >> (b & 31), 0)                                       \
+  X(i32_shr_u, u32, a >> (b & 31), 0)                                       \
+  X(i64_add, u64, a + b, 1)                                                 \
+  X(i64_mul, u64, a * b, 1)                                                 \
+  X(i64_and, u64, a & b, 1)                                                 \
+  X(i64_or, u64, a | b, 1)                                                  \
+  X(i64_xor, u64, a ^ b, 1)                                                 \
+  X(i64_shl, u64, a << (b & 63), 0)                                         \
+  X(i64_shr_s, s64, a >> (b & 63), 0)                                       \
+  X(i64_shr_u, u64, a >> (b & 63), 0)
+
 /* Plain wasm operators keep their names.  NUM: dst a [b].  LOAD: dst addr
  * offset.  STORE: addr val offset. */
 #define TW__IOP_IF_NUM(X, id) X(id)
@@ -68,9 +118,16 @@
 typedef enum tw__iop {
 #define TW__E(id) TW_IOP_##id,
 #define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__E, id)
+#define TW__C(id, t, op, inv, swp) TW_IOP_br_##id, TW_IOP_br_##id##_imm, \
+                                  TW_IOP_##id##_imm,
+#define TW__A(id, t, expr, comm) TW_IOP_##id##_imm,
   TW_IOPS_CONTROL(TW__E)
   TW_WASM_OPS(TW__W)
   TW_WASM_FC_OPS(TW__W)
+  TW_FUSE_CMPS(TW__C)
+  TW_FUSE_ARITH(TW__A)
+#undef TW__A
+#undef TW__C
 #undef TW__W
 #undef TW__E
   TW_IOP_COUNT

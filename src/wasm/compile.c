@@ -13,9 +13,12 @@
  *    are in their home temps;
  *  - code emitted on a conditional path (br_if, br_table stubs) never
  *    changes the compile-time stack.
- * Peephole: when an instruction's result goes straight into local.set or
+ * Constants are virtual too: a const entry costs no code until something
+ * needs it in a slot; arithmetic and comparisons take it as an immediate.
+ * Peepholes: when an instruction's result goes straight into local.set or
  * local.tee, its destination operand is rewritten to the local, saving the
- * copy (only when no label lies between them). */
+ * copy (only when no label lies between them); an integer comparison
+ * followed by br_if or if becomes one compare-and-branch instruction. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,14 +42,17 @@ typedef struct ctrl {
   int32_t patches;    /* forward branches to the end */
 } ctrl;
 
+#define CONST_SLOT UINT32_MAX /* stack entry holding a virtual constant */
+
 typedef struct compiler {
   const tw__module *m;
   const tw_module_t *mod;
   uint32_t nlocals;
   uint32_t *words;
   size_t n, cap;
-  uint32_t *stack; /* slot per operand stack position */
-  uint32_t h, max_h, cap_stack;
+  uint32_t *stack; /* slot per operand stack position, or CONST_SLOT */
+  uint64_t *kval;  /* the constant where stack[p] == CONST_SLOT */
+  uint32_t h, max_h, cap_stack, cap_kval;
   ctrl *ctrls;
   uint32_t nctrl, cap_ctrl;
   patch *patches;
@@ -55,6 +61,12 @@ typedef struct compiler {
   uint32_t dead_depth;
   int64_t last_dst; /* word of the last result operand, or -1 */
   uint32_t last_dst_pos;
+  /* the last instruction, when it is a fusable comparison */
+  int64_t fuse_at;     /* its first word, or -1 */
+  uint8_t fuse_op;     /* wasm opcode (a comparison or i32.eqz) */
+  bool fuse_imm;       /* b is an immediate */
+  uint32_t fuse_a, fuse_b;
+  uint32_t fuse_pos;   /* stack position of its result */
   bool oom;
 } compiler;
 
@@ -86,6 +98,10 @@ static void emit(compiler *c, uint32_t w) {
   c->words[c->n++] = w;
 }
 
+static void emit_words(compiler *c, const uint32_t *w, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) emit(c, w[i]);
+}
+
 /* Starts an instruction; returns its first word index. */
 static uint32_t emit_op(compiler *c, tw__iop op) {
   uint32_t at = (uint32_t)c->n;
@@ -93,6 +109,7 @@ static uint32_t emit_op(compiler *c, tw__iop op) {
   emit(c, (uint32_t)h);
   emit(c, (uint32_t)(h >> 32));
   c->last_dst = -1;
+  c->fuse_at = -1;
   return at;
 }
 
@@ -102,18 +119,50 @@ static inline uint32_t T(const compiler *c, uint32_t pos) {
 
 /* ---- operand stack --------------------------------------------------- */
 
-static uint32_t push(compiler *c) {
-  if (!grow((void **)&c->stack, &c->cap_stack, c->h + 1, sizeof(uint32_t))) {
-    c->oom = true;
-    return 0;
-  }
-  uint32_t pos = c->h++;
-  c->stack[pos] = T(c, pos);
-  if (c->h > c->max_h) c->max_h = c->h;
-  return T(c, pos);
+static bool stack_reserve(compiler *c, uint32_t n) {
+  if (grow((void **)&c->stack, &c->cap_stack, n, sizeof(uint32_t)) &&
+      grow((void **)&c->kval, &c->cap_kval, n, sizeof(uint64_t)))
+    return true;
+  c->oom = true;
+  return false;
 }
 
-static uint32_t pop(compiler *c) { return c->stack[--c->h]; }
+/* Pushes an entry held in `slot` (its home temp unless given). */
+static uint32_t push_slot(compiler *c, uint32_t slot) {
+  if (!stack_reserve(c, c->h + 1)) return 0;
+  uint32_t pos = c->h++;
+  c->stack[pos] = slot;
+  if (c->h > c->max_h) c->max_h = c->h;
+  return slot;
+}
+
+static uint32_t push(compiler *c) { return push_slot(c, T(c, c->h)); }
+
+static void push_const(compiler *c, uint64_t v) {
+  if (!push_slot(c, CONST_SLOT) && c->oom) return;
+  c->kval[c->h - 1] = v;
+}
+
+static bool is_const(const compiler *c, uint32_t pos) {
+  return c->stack[pos] == CONST_SLOT;
+}
+
+/* Writes constant v into slot dst. */
+static void emit_const_to(compiler *c, uint32_t dst, uint64_t v) {
+  bool wide = (v >> 32) != 0;
+  emit_op(c, wide ? TW_IOP_const64 : TW_IOP_const32);
+  emit(c, dst);
+  emit(c, (uint32_t)v);
+  if (wide) emit(c, (uint32_t)(v >> 32));
+}
+
+static void materialise(compiler *c, uint32_t pos);
+
+/* Pops the top entry as a slot (a constant is first put in its temp). */
+static uint32_t pop(compiler *c) {
+  if (is_const(c, c->h - 1)) materialise(c, c->h - 1);
+  return c->stack[--c->h];
+}
 
 /* Emits a result operand for the value about to be pushed, remembering it
  * for the local.set peephole. */
@@ -124,11 +173,20 @@ static void emit_dst(compiler *c) {
   emit(c, dst);
 }
 
+/* Copies entry `pos`'s value into slot dst (no stack change). */
+static void emit_move(compiler *c, uint32_t dst, uint32_t pos) {
+  if (is_const(c, pos)) {
+    emit_const_to(c, dst, c->kval[pos]);
+  } else if (c->stack[pos] != dst) {
+    emit_op(c, TW_IOP_copy);
+    emit(c, dst);
+    emit(c, c->stack[pos]);
+  }
+}
+
 static void materialise(compiler *c, uint32_t pos) {
   if (c->stack[pos] == T(c, pos)) return;
-  emit_op(c, TW_IOP_copy);
-  emit(c, T(c, pos));
-  emit(c, c->stack[pos]);
+  emit_move(c, T(c, pos), pos);
   c->stack[pos] = T(c, pos);
 }
 
@@ -154,14 +212,19 @@ static void add_patch(compiler *c, int32_t *list, uint32_t site,
   *list = (int32_t)c->npatches++;
 }
 
+/* Binds a branch to the current position, which becomes a label: no
+ * peephole may reach back across it. */
 static void bind(compiler *c, patch p) {
   if (!c->oom) c->words[p.site] = (uint32_t)((int64_t)c->n - p.instr);
+  c->last_dst = -1;
+  c->fuse_at = -1;
 }
 
 static void bind_list(compiler *c, int32_t list) {
   for (int32_t i = list; i >= 0; i = c->patches[i].next)
     bind(c, c->patches[i]);
   c->last_dst = -1; /* a label: the previous result may arrive by branch */
+  c->fuse_at = -1;
 }
 
 static ctrl *label(compiler *c, uint32_t depth) {
@@ -192,10 +255,14 @@ static void emit_return(compiler *c) {
     srcs[i] = s;
   }
   for (uint32_t i = 0; i < n; i++) {
-    if (srcs[i] == i) continue;
-    emit_op(c, TW_IOP_copy);
-    emit(c, i);
-    emit(c, srcs[i]);
+    uint32_t pos = c->h - n + i;
+    if (srcs[i] == CONST_SLOT) {
+      emit_const_to(c, i, c->kval[pos]);
+    } else if (srcs[i] != i) {
+      emit_op(c, TW_IOP_copy);
+      emit(c, i);
+      emit(c, srcs[i]);
+    }
   }
   if (srcs != src) free(srcs);
   emit_op(c, TW_IOP_ret);
@@ -213,10 +280,12 @@ static bool branch_needs_copies(const compiler *c, const ctrl *l) {
   return false;
 }
 
-/* Emits the branch's `br` with its target (backward or patched later). */
-static void emit_jump(compiler *c, ctrl *l, tw__iop op, uint32_t cond) {
+/* Emits a branching op, its operands, then its target (backward, or
+ * patched when the label is bound). */
+static void emit_jump(compiler *c, ctrl *l, tw__iop op, const uint32_t *ops,
+                      uint32_t nops) {
   uint32_t at = emit_op(c, op);
-  if (op != TW_IOP_br) emit(c, cond);
+  emit_words(c, ops, nops);
   if (l->kind == CT_LOOP) {
     emit(c, (uint32_t)((int64_t)l->loop_head - at));
   } else {
@@ -233,14 +302,9 @@ static void emit_branch(compiler *c, uint32_t depth) {
     return;
   }
   uint32_t n = label_arity(l);
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t src = c->stack[c->h - n + i], dst = T(c, l->base + i);
-    if (src == dst) continue;
-    emit_op(c, TW_IOP_copy);
-    emit(c, dst);
-    emit(c, src);
-  }
-  emit_jump(c, l, TW_IOP_br, 0);
+  for (uint32_t i = 0; i < n; i++)
+    emit_move(c, T(c, l->base + i), c->h - n + i);
+  emit_jump(c, l, TW_IOP_br, NULL, 0);
 }
 
 /* ---- instructions ------------------------------------------------------- */
@@ -272,9 +336,112 @@ static void push_ctrl(compiler *c, uint8_t kind, blocktype bt) {
   l->patches = -1;
 }
 
+/* ---- comparison fusion and immediates --------------------------------- */
+
+typedef struct cmp_info {
+  bool ok;
+  uint8_t swapped;      /* wasm opcode with the operands exchanged */
+  uint16_t br, br_imm, imm, inv_br, inv_br_imm;
+} cmp_info;
+#define TW__C(id, t, op, inv, swp)                                          \
+  [TW_OP_##id] = {true, TW_OP_##swp, TW_IOP_br_##id, TW_IOP_br_##id##_imm,  \
+                  TW_IOP_##id##_imm, TW_IOP_br_##inv, TW_IOP_br_##inv##_imm},
+static const cmp_info cmps[256] = {TW_FUSE_CMPS(TW__C)};
+#undef TW__C
+
+typedef struct arith_info {
+  bool ok, commutative;
+  uint16_t imm;
+} arith_info;
+#define TW__A(id, t, expr, comm) [TW_OP_##id] = {true, comm, TW_IOP_##id##_imm},
+static const arith_info ariths[256] = {TW_FUSE_ARITH(TW__A)};
+#undef TW__A
+
+static bool is_i64_op(uint8_t op) {
+  return (op >= TW_OP_i64_eq && op <= TW_OP_i64_ge_u) ||
+         (op >= TW_OP_i64_add && op <= TW_OP_i64_rotr);
+}
+
+static void note_fusable(compiler *c, uint32_t at, uint8_t op, bool imm,
+                         uint32_t a, uint32_t b) {
+  c->fuse_at = at;
+  c->fuse_op = op;
+  c->fuse_imm = imm;
+  c->fuse_a = a;
+  c->fuse_b = b;
+  c->fuse_pos = c->h - 1;
+}
+
+/* Binary integer op with one constant operand: emit the _imm form.
+ * Returns false (and emits nothing) when no form applies. */
+static bool try_imm(compiler *c, uint8_t op) {
+  uint32_t pb = c->h - 1, pa = c->h - 2;
+  const cmp_info *ci = &cmps[op];
+  const arith_info *ai = &ariths[op];
+  bool sub = op == TW_OP_i32_sub || op == TW_OP_i64_sub;
+  uint32_t kpos, other;
+  uint16_t iop;
+  uint8_t eff = op; /* the comparison actually computed */
+  if (is_const(c, pb) && !is_const(c, pa)) {
+    kpos = pb, other = pa;
+    iop = ci->ok ? ci->imm : ai->ok ? ai->imm : sub ? ariths[op - 1].imm : 0;
+  } else if (is_const(c, pa) && !is_const(c, pb)) {
+    kpos = pa, other = pb;
+    if (ci->ok) eff = ci->swapped;
+    iop = ci->ok ? cmps[eff].imm : (ai->ok && ai->commutative) ? ai->imm : 0;
+  } else {
+    return false;
+  }
+  if (!iop) return false;
+  uint64_t k = c->kval[kpos];
+  if (sub && kpos == pb) k = is_i64_op(op) ? (uint64_t)0 - k : (uint32_t)(0u - (uint32_t)k);
+  if (is_i64_op(op) && (int64_t)k != (int64_t)(int32_t)(uint32_t)k) return false;
+  uint32_t a = c->stack[other];
+  c->h -= 2;
+  uint32_t at = emit_op(c, iop);
+  emit_dst(c);
+  emit(c, a);
+  emit(c, (uint32_t)k);
+  if (ci->ok) note_fusable(c, at, eff, true, a, (uint32_t)k);
+  return true;
+}
+
+static bool fusable_cond(const compiler *c) {
+  uint32_t top = c->h - 1;
+  return c->fuse_at >= 0 && c->fuse_pos == top && c->stack[top] == T(c, top);
+}
+
+/* Takes back the comparison that computed the condition on top and returns
+ * the compare-and-branch op (branching when the comparison is true, or
+ * false when `negate`), with its operands in ops[], count in *nops. */
+static tw__iop take_fused_cond(compiler *c, bool negate, uint32_t ops[2],
+                               uint32_t *nops) {
+  c->n = (size_t)c->fuse_at;
+  c->fuse_at = -1;
+  c->last_dst = -1;
+  c->h--;
+  ops[0] = c->fuse_a;
+  ops[1] = c->fuse_b;
+  if (c->fuse_op == TW_OP_i32_eqz) {
+    *nops = 1;
+    return negate ? TW_IOP_br_if : TW_IOP_br_unless;
+  }
+  *nops = 2;
+  const cmp_info *ci = &cmps[c->fuse_op];
+  if (negate) return c->fuse_imm ? ci->inv_br_imm : ci->inv_br;
+  return c->fuse_imm ? ci->br_imm : ci->br;
+}
+
 static void do_block(compiler *c, tw__reader *r, uint8_t op) {
   blocktype bt = read_blocktype(c, r);
-  uint32_t cond = op == TW_OP_if_ ? pop(c) : 0;
+  uint32_t cond[2] = {0, 0}, ncond = 1;
+  tw__iop if_op = TW_IOP_br_unless;
+  if (op == TW_OP_if_) {
+    if (fusable_cond(c))
+      if_op = take_fused_cond(c, true, cond, &ncond);
+    else
+      cond[0] = pop(c);
+  }
   materialise_from(c, 0);
   push_ctrl(c, op == TW_OP_block ? CT_BLOCK : op == TW_OP_loop ? CT_LOOP
                                                                 : CT_IF,
@@ -285,18 +452,15 @@ static void do_block(compiler *c, tw__reader *r, uint8_t op) {
     l->loop_head = (uint32_t)c->n;
     emit_op(c, TW_IOP_loop_check);
   } else if (op == TW_OP_if_) {
-    uint32_t at = emit_op(c, TW_IOP_br_unless);
-    emit(c, cond);
+    uint32_t at = emit_op(c, if_op);
+    emit_words(c, cond, ncond);
     l->else_site = (patch){(uint32_t)c->n, at, -1};
     emit(c, 0);
   }
 }
 
 static void reset_stack(compiler *c, uint32_t h) {
-  if (!grow((void **)&c->stack, &c->cap_stack, h, sizeof(uint32_t))) {
-    c->oom = true;
-    return;
-  }
+  if (!stack_reserve(c, h)) return;
   c->h = h;
   if (h > c->max_h) c->max_h = h;
   for (uint32_t p = 0; p < h; p++) c->stack[p] = T(c, p);
@@ -306,7 +470,7 @@ static void do_else(compiler *c) {
   ctrl *l = label(c, 0);
   if (!c->dead) {
     materialise_from(c, l->base);
-    emit_jump(c, l, TW_IOP_br, 0);
+    emit_jump(c, l, TW_IOP_br, NULL, 0);
   }
   bind(c, l->else_site);
   l->has_else = true;
@@ -332,10 +496,19 @@ static bool do_end(compiler *c) {
 }
 
 static void do_br_if(compiler *c, uint32_t depth) {
-  uint32_t cond = pop(c);
   ctrl *l = label(c, depth);
-  if (!branch_needs_copies(c, l)) {
-    emit_jump(c, l, TW_IOP_br_if, cond);
+  c->h--; /* the values a branch carries sit below the condition */
+  bool copies = branch_needs_copies(c, l);
+  c->h++;
+  if (!copies && fusable_cond(c)) {
+    uint32_t ops[2], nops;
+    tw__iop op = take_fused_cond(c, false, ops, &nops);
+    emit_jump(c, l, op, ops, nops);
+    return;
+  }
+  uint32_t cond = pop(c);
+  if (!copies) {
+    emit_jump(c, l, TW_IOP_br_if, &cond, 1);
     return;
   }
   uint32_t at = emit_op(c, TW_IOP_br_unless);
@@ -402,15 +575,14 @@ static void do_local_set(compiler *c, uint32_t x, bool tee) {
   if (c->stack[top] == T(c, top) && c->last_dst >= 0 &&
       c->last_dst_pos == top) {
     c->words[c->last_dst] = x; /* the producer writes the local directly */
-  } else if (c->stack[top] != x) {
-    emit_op(c, TW_IOP_copy);
-    emit(c, x);
-    emit(c, c->stack[top]);
+  } else {
+    emit_move(c, x, top);
   }
   c->last_dst = -1;
-  if (tee)
+  c->fuse_at = -1;
+  if (tee && !is_const(c, top))
     c->stack[top] = x;
-  else
+  else if (!tee)
     c->h--;
 }
 
@@ -439,13 +611,17 @@ static const op_info ops[256] = {TW_WASM_OPS(TW__I)};
 static const op_info fc_ops[TW_FC_COUNT] = {TW_WASM_FC_OPS(TW__I)};
 #undef TW__I
 
-static void do_plain(compiler *c, tw__reader *r, op_info info) {
+/* wop: the wasm opcode for the one-byte table, or -1 (0xFC ops). */
+static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
   if (info.kind == K_NUM) {
+    if (wop >= 0 && info.binary && try_imm(c, (uint8_t)wop)) return;
     uint32_t b = info.binary ? pop(c) : 0, a = pop(c);
-    emit_op(c, info.iop);
+    uint32_t at = emit_op(c, info.iop);
     emit_dst(c);
     emit(c, a);
     if (info.binary) emit(c, b);
+    if (wop >= 0 && (cmps[wop].ok || wop == TW_OP_i32_eqz))
+      note_fusable(c, at, (uint8_t)wop, false, a, b);
     return;
   }
   uint32_t align = 0, offset = 0;
@@ -487,7 +663,7 @@ static void do_fc(compiler *c, tw__reader *r) {
   uint8_t zero;
   tw__read_u32(r, &sub);
   if (sub < TW_FC_COUNT && fc_ops[sub].kind == K_NUM) {
-    do_plain(c, r, fc_ops[sub]);
+    do_plain(c, r, fc_ops[sub], -1);
     return;
   }
   switch (sub) {
@@ -542,12 +718,6 @@ static void do_fc(compiler *c, tw__reader *r) {
   }
 }
 
-static void emit_const(compiler *c, uint64_t v, bool wide) {
-  emit_op(c, wide ? TW_IOP_const64 : TW_IOP_const32);
-  emit_dst(c);
-  emit(c, (uint32_t)v);
-  if (wide) emit(c, (uint32_t)(v >> 32));
-}
 
 static uint64_t read_bytes_le(tw__reader *r, unsigned n) {
   uint64_t v = 0;
@@ -691,12 +861,7 @@ static bool live_instr(compiler *c, tw__reader *r, uint8_t op) {
     }
     case TW_OP_local_get:
       tw__read_u32(r, &x);
-      if (!grow((void **)&c->stack, &c->cap_stack, c->h + 1, 4)) {
-        c->oom = true;
-        return false;
-      }
-      c->stack[c->h++] = x;
-      if (c->h > c->max_h) c->max_h = c->h;
+      push_slot(c, x);
       return false;
     case TW_OP_local_set: case TW_OP_local_tee:
       tw__read_u32(r, &x);
@@ -731,20 +896,20 @@ static bool live_instr(compiler *c, tw__reader *r, uint8_t op) {
     case TW_OP_i32_const: {
       int32_t v = 0;
       tw__read_s32(r, &v);
-      emit_const(c, (uint32_t)v, false);
+      push_const(c, (uint32_t)v);
       return false;
     }
     case TW_OP_i64_const: {
       int64_t v = 0;
       tw__read_s64(r, &v);
-      emit_const(c, (uint64_t)v, true);
+      push_const(c, (uint64_t)v);
       return false;
     }
-    case TW_OP_f32_const: emit_const(c, read_bytes_le(r, 4), false); return false;
-    case TW_OP_f64_const: emit_const(c, read_bytes_le(r, 8), true); return false;
+    case TW_OP_f32_const: push_const(c, read_bytes_le(r, 4)); return false;
+    case TW_OP_f64_const: push_const(c, read_bytes_le(r, 8)); return false;
     case TW_OP_ref_null:
       tw__read_u8(r, (uint8_t *)&x);
-      emit_const(c, 0, true);
+      push_const(c, 0);
       return false;
     case TW_OP_ref_is_null:
       emit_generic(c, TW_IOP_i64_eqz, true, NULL, 0, 1);
@@ -757,7 +922,7 @@ static bool live_instr(compiler *c, tw__reader *r, uint8_t op) {
       return false;
     case TW_WASM_PREFIX_FC: do_fc(c, r); return false;
     default:
-      do_plain(c, r, ops[op]);
+      do_plain(c, r, ops[op], op);
       return false;
   }
 }
@@ -773,6 +938,7 @@ static tw_status compile_body(compiler *c, const tw__body *body,
   c->dead = false;
   c->dead_depth = 0;
   c->last_dst = -1;
+  c->fuse_at = -1;
   c->oom = false;
   push_ctrl(c, CT_FUNC, (blocktype){0, type->nresults});
   tw__reader r = {body->code, body->code + body->code_len, body->code,
@@ -820,6 +986,7 @@ tw_status tw__module_compile(tw_module_t *mod, tw_error *err) {
   }
   free(c.words);
   free(c.stack);
+  free(c.kval);
   free(c.ctrls);
   free(c.patches);
   return st;

@@ -7,8 +7,11 @@
  * offending byte.
  *
  * Invariants kept here:
- *  - every read is bounded by the current limit (file, section or function
- *    body); nothing reads past the end of the input;
+ *  - every read is bounded by the current limit: the end of the file for
+ *    most sections (like the spec's decoder, we read a section and then
+ *    check that it ended where its size said, so overruns get the spec's
+ *    messages), the section's end for a custom section, the body's end
+ *    for a function's locals; nothing reads past the end of the input;
  *  - no allocation is sized by a count from the input alone: a vector of n
  *    entries (each at least one byte) gets at most min(n, bytes left + 1)
  *    slots, so a lying count fails on the bytes before it costs memory;
@@ -66,8 +69,14 @@ static tw_status eos(dec *d) {
                        : "unexpected end of section or function");
 }
 
+static tw_status simd(dec *d, size_t off) {
+  return tw__error_set(d->err, TW_UNSUPPORTED, off,
+                       "SIMD is not supported yet");
+}
+
 static tw_status nomem(dec *d) {
-  return tw__error_set(d->err, TW_NOMEM, SIZE_MAX, "out of memory decoding module");
+  return tw__error_set(d->err, TW_NOMEM, SIZE_MAX,
+                       "out of memory decoding module");
 }
 
 /* A LEB reader failed at p0: say why, at the byte that made it fail. */
@@ -204,7 +213,7 @@ static tw_status valtype(dec *d, uint8_t *out) {
   case TW_FUNCREF: case TW_EXTERNREF:
     return TW_OK;
   case TW_V128:
-    return tw__error_set(d->err, TW_UNSUPPORTED, at, "SIMD is not supported yet");
+    return simd(d, at);
   default:
     return malformed(d, at, "malformed value type");
   }
@@ -313,7 +322,7 @@ static tw_status skip_immediates(dec *d, uint8_t op, size_t at) {
     TRY(u32(d, &x));
     return skip_fc(d, x, at);
   case TW_WASM_PREFIX_SIMD:
-    return tw__error_set(d->err, TW_UNSUPPORTED, at, "SIMD is not supported yet");
+    return simd(d, at);
   default:
     return malformed(d, at, "illegal opcode");
   }
@@ -376,9 +385,7 @@ static tw_status constexpr_(dec *d, tw__constexpr *e) {
     case TW_OP_block: case TW_OP_loop: case TW_OP_if_: {
       int64_t bt;
       TRY(s33(d, &bt));
-      if (bt == -5) /* 0x7B: v128 */
-        return tw__error_set(d->err, TW_UNSUPPORTED, at + 1,
-                             "SIMD is not supported yet");
+      if (bt == -5) return simd(d, at + 1); /* 0x7B: v128 */
       depth++;
       e->nonconst = true;
       break;
@@ -776,7 +783,7 @@ static tw_status sec_custom(dec *d) {
   return TW_OK;
 }
 
-/* ---- the name section (best effort: any problem drops it) ----------------- */
+/* ---- the name section (best effort: any problem drops it) --------------- */
 
 static bool names_func(tw__module *m, tw__reader *r) {
   uint32_t n, prev = 0;
@@ -785,7 +792,8 @@ static bool names_func(tw__module *m, tw__reader *r) {
     uint32_t idx, len;
     if (!tw__read_u32(r, &idx) || !tw__read_u32(r, &len)) return false;
     if (idx >= m->nfuncs || (i > 0 && idx <= prev)) return false;
-    if (len > (size_t)(r->end - r->p) || utf8_check(r->p, len) != len) return false;
+    if (len > (size_t)(r->end - r->p) || utf8_check(r->p, len) != len)
+      return false;
     if (!(m->func_names[idx] = name_dup(r->p, len))) return false;
     r->p += len;
     prev = idx;
@@ -920,7 +928,8 @@ tw_status tw__module_decode(const uint8_t *bytes, size_t len, tw__module *m,
   memset(m, 0, sizeof *m);
   if (!bytes && len) return tw__error_set(err, TW_ARG, SIZE_MAX, "no bytes");
   if (!(m->bytes = malloc(len ? len : 1)))
-    return tw__error_set(err, TW_NOMEM, SIZE_MAX, "out of memory copying module");
+    return tw__error_set(err, TW_NOMEM, SIZE_MAX,
+                         "out of memory copying module");
   if (len) memcpy(m->bytes, bytes, len);
   m->len = len;
   dec d = {0};

@@ -367,7 +367,13 @@ __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
   static const void *const labels[TW_IOP_COUNT] = {
 #define TW__L(id) [TW_IOP_##id] = &&L_##id,
 #define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__L, id)
+#define TW__C(id, t, op, inv, swp)                                          \
+  TW__L(br_##id) TW__L(br_##id##_imm) TW__L(id##_imm)
+#define TW__A(id, t, expr, comm) TW__L(id##_imm)
       TW_IOPS_CONTROL(TW__L) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
+      TW_FUSE_CMPS(TW__C) TW_FUSE_ARITH(TW__A)
+#undef TW__A
+#undef TW__C
 #undef TW__W
 #undef TW__L
   };
@@ -803,6 +809,31 @@ dispatch : {
   UN(i64_trunc_sat_f32_u, f32, u64, sat_f32_u64(a))
   UN(i64_trunc_sat_f64_s, f64, s64, sat_f64_s64(a))
   UN(i64_trunc_sat_f64_u, f64, u64, sat_f64_u64(a))
+
+  /* ---- fused forms (see code.h) ---- */
+#define TW__C(id, T, op, inv, swp)                                          \
+  OP(br_##id) {                                                             \
+    if (G_##T(2) op G_##T(3)) NEXT((int32_t)pc[4]);                         \
+    NEXT(5);                                                                \
+  }                                                                         \
+  OP(br_##id##_imm) {                                                       \
+    if (G_##T(2) op (T##_t)(int32_t)pc[3]) NEXT((int32_t)pc[4]);            \
+    NEXT(5);                                                                \
+  }                                                                         \
+  OP(id##_imm) {                                                            \
+    P_u32(2, G_##T(3) op (T##_t)(int32_t)pc[4]);                            \
+    NEXT(5);                                                                \
+  }
+  TW_FUSE_CMPS(TW__C)
+#undef TW__C
+#define TW__A(id, T, expr, comm)                                            \
+  OP(id##_imm) {                                                            \
+    T##_t a = G_##T(3), b = (T##_t)(int32_t)pc[4];                          \
+    P_##T(2, expr);                                                         \
+    NEXT(5);                                                                \
+  }
+  TW_FUSE_ARITH(TW__A)
+#undef TW__A
 
 #if !TW_COMPUTED_GOTO
   default:
