@@ -35,7 +35,6 @@
   X(br_if)         /* cond off         branch when cond != 0              */ \
   X(br_unless)     /* cond off         branch when cond == 0              */ \
   X(br_table)      /* idx n off[0..n]  off[n] is the default              */ \
-  X(loop_check)    /* -                interrupt and fuel at loop heads   */ \
   X(ret)           /* -                results already in fp[0..)        */ \
   X(call)          /* func base                                           */ \
   X(call_indirect) /* typeid table base idx                               */ \

@@ -449,8 +449,9 @@ static void do_block(compiler *c, tw__reader *r, uint8_t op) {
   if (c->oom) return;
   ctrl *l = label(c, 0);
   if (op == TW_OP_loop) {
-    l->loop_head = (uint32_t)c->n;
-    emit_op(c, TW_IOP_loop_check);
+    l->loop_head = (uint32_t)c->n; /* a label: no peephole across it */
+    c->last_dst = -1;
+    c->fuse_at = -1;
   } else if (op == TW_OP_if_) {
     uint32_t at = emit_op(c, if_op);
     emit_words(c, cond, ncond);

@@ -211,6 +211,14 @@ static void host_failure(tw_status st, tw_error *err) {
     pc += (n);                                                              \
     DISPATCH();                                                             \
   } while (0)
+/* Taken branches: a backward one (or one to itself) is a loop iteration,
+ * where the budget is checked (no separate op at loop heads). */
+#define BRANCH(off)                                                         \
+  do {                                                                      \
+    int32_t o_ = (int32_t)(off);                                            \
+    if (o_ <= 0 && TW_UNLIKELY(check_budget(s))) TRAP(budget_trap(s));      \
+    NEXT(o_);                                                               \
+  } while (0)
 #define TRAP(code)                                                          \
   do {                                                                      \
     trap = (code);                                                          \
@@ -320,18 +328,26 @@ static const void *const *handler_table; /* computed goto label addresses */
     scope->mem_hi = mem ? mem + inst->memory0->reserved : NULL;             \
   } while (0)
 
-/* Interrupt and fuel: one relaxed load in the common case. */
-static inline int check_budget(tw_store_t *s) {
-  if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) return 1;
-  if (s->fuel != UINT64_MAX) {
+/* Interrupt and fuel, checked at calls and backward branches (every loop
+ * iteration takes one): one relaxed load in the common case. */
+static int budget_slow(tw_store_t *s) {
+  unsigned checks = atomic_load_explicit(&s->checks, memory_order_relaxed);
+  if (checks & TW__CHECK_INTERRUPT) return 1;
+  if (checks & TW__CHECK_FUEL) {
     if (s->fuel == 0) return 1;
     s->fuel--;
   }
   return 0;
 }
+static inline int check_budget(tw_store_t *s) {
+  if (TW_LIKELY(!atomic_load_explicit(&s->checks, memory_order_relaxed)))
+    return 0;
+  return budget_slow(s);
+}
 static tw_trap_code budget_trap(tw_store_t *s) {
-  if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) {
-    atomic_store(&s->interrupt, 0);
+  if (atomic_load_explicit(&s->checks, memory_order_relaxed) &
+      TW__CHECK_INTERRUPT) {
+    atomic_fetch_and(&s->checks, ~TW__CHECK_INTERRUPT);
     return TW_TRAP_INTERRUPTED;
   }
   return TW_TRAP_OUT_OF_FUEL;
@@ -426,23 +442,19 @@ dispatch : {
     SLOT(2) = (uint64_t)pc[3] | ((uint64_t)pc[4] << 32);
     NEXT(5);
   }
-  OP(br) NEXT((int32_t)pc[2]);
+  OP(br) BRANCH(pc[2]);
   OP(br_if) {
-    if (G_u32(2)) NEXT((int32_t)pc[3]);
+    if (G_u32(2)) BRANCH(pc[3]);
     NEXT(4);
   }
   OP(br_unless) {
-    if (!G_u32(2)) NEXT((int32_t)pc[3]);
+    if (!G_u32(2)) BRANCH(pc[3]);
     NEXT(4);
   }
   OP(br_table) {
     uint32_t i = G_u32(2), n = pc[3];
     if (i > n) i = n;
-    NEXT((int32_t)pc[4 + i]);
-  }
-  OP(loop_check) {
-    if (TW_UNLIKELY(check_budget(s))) TRAP(budget_trap(s));
-    NEXT(2);
+    BRANCH(pc[4 + i]);
   }
   OP(ret) {
     if (ft == entry) {
@@ -813,11 +825,11 @@ dispatch : {
   /* ---- fused forms (see code.h) ---- */
 #define TW__C(id, T, op, inv, swp)                                          \
   OP(br_##id) {                                                             \
-    if (G_##T(2) op G_##T(3)) NEXT((int32_t)pc[4]);                         \
+    if (G_##T(2) op G_##T(3)) BRANCH(pc[4]);                                \
     NEXT(5);                                                                \
   }                                                                         \
   OP(br_##id##_imm) {                                                       \
-    if (G_##T(2) op (T##_t)(int32_t)pc[3]) NEXT((int32_t)pc[4]);            \
+    if (G_##T(2) op (T##_t)(int32_t)pc[3]) BRANCH(pc[4]);                   \
     NEXT(5);                                                                \
   }                                                                         \
   OP(id##_imm) {                                                            \

@@ -398,7 +398,7 @@ tw_status tw_store_new(tw_engine_t *engine, tw_store_t **out, tw_error *err) {
     return tw__error_set(err, TW_NOMEM, SIZE_MAX,
                          "out of memory creating a store");
   s->engine = engine;
-  atomic_init(&s->interrupt, 0);
+  atomic_init(&s->checks, 0);
   s->fuel = UINT64_MAX;
   *out = s;
   return TW_OK;
@@ -450,11 +450,16 @@ void tw_store_free(tw_store_t *s) {
 }
 
 void tw_store_interrupt(tw_store_t *s) {
-  if (s) atomic_store_explicit(&s->interrupt, 1, memory_order_relaxed);
+  if (s) atomic_fetch_or(&s->checks, TW__CHECK_INTERRUPT);
 }
 
 void tw_store_set_fuel(tw_store_t *s, uint64_t fuel) {
-  if (s) s->fuel = fuel;
+  if (!s) return;
+  s->fuel = fuel;
+  if (fuel == UINT64_MAX)
+    atomic_fetch_and(&s->checks, ~TW__CHECK_FUEL);
+  else
+    atomic_fetch_or(&s->checks, TW__CHECK_FUEL);
 }
 
 uint64_t tw_store_fuel(const tw_store_t *s) { return s ? s->fuel : 0; }

@@ -278,13 +278,19 @@ typedef struct tw__exec {
 struct tw_store {
   tw_engine_t *engine;
   tw__exec exec;
-  atomic_int interrupt;
+  /* Nonzero sends back-edges and calls to the slow path, so the common
+   * case costs one relaxed load: bit TW__CHECK_INTERRUPT is an interrupt
+   * request, TW__CHECK_FUEL says fuel is being counted. */
+  atomic_uint checks;
   uint64_t fuel;                /* UINT64_MAX: unlimited */
   /* every object made in the store, freed with it */
   void **objects;
   uint8_t *object_kinds;
   size_t nobjects, cap_objects;
 };
+
+#define TW__CHECK_INTERRUPT 1u
+#define TW__CHECK_FUEL 2u
 
 struct tw_caller {
   tw_store_t *store;

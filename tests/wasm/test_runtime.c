@@ -434,7 +434,7 @@ TEST(values_and_store_basics) {
   tw_store_set_fuel(s, 10);
   ASSERT_EQ_U64(tw_store_fuel(s), 10);
   tw_store_interrupt(s);
-  ASSERT_EQ_INT(atomic_load(&s->interrupt), 1);
+  ASSERT_EQ_INT(atomic_load(&s->checks), TW__CHECK_INTERRUPT | TW__CHECK_FUEL);
   ASSERT_EQ_INT(e->config.max_call_depth, 20000);
   ASSERT_EQ_INT(e->config.max_memory_pages, 65536);
   tw_store_free(s);
