@@ -26,6 +26,8 @@ run: build
 	$(CLI) validate $(EXAMPLE)
 	$(CLI) run $(EXAMPLE) --invoke add 2 40
 	$(CLI) run $(EXAMPLE) --invoke fac 20
+	$(CLI) run $(BUILD_DIR)/examples/hello.wasm
+	$(CLI) run $(BUILD_DIR)/examples/echo.wasm --env GREETING=hi -- one two || test $$? -eq 2
 
 test: build
 	cd $(BUILD_DIR) && ctest $(CTEST_ARGS)

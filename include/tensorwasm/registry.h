@@ -14,6 +14,9 @@
  * Ownership and threads (stated once, here):
  *  - tw_registry_open returns a registry the caller owns and releases with
  *    tw_registry_close, after every other call on it has returned.
+ *  - A data directory is open in one registry at a time: a second open,
+ *    from this process or another, fails with TW_IO until the first is
+ *    closed or its process is gone.  (tw_registry_recover depends on it.)
  *  - One registry may be used from any number of threads at once.  The
  *    SQLite backend serialises calls on one connection with a mutex (each
  *    call is a short transaction, so a pool of connections would buy little
@@ -46,10 +49,10 @@
 extern "C" {
 #endif
 
-#define TW_UUID_LEN 36              /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
+#define TW_UUID_LEN 36            /* 8-4-4-4-12 hex digits */
 #define TW_SHA256_HEX_LEN 64
-#define TW_FUNCTION_NAME_MAX 256    /* bytes; names are 1..256, no control bytes */
-#define TW_REGISTRY_CURSOR_MAX 64   /* list cursor buffer, NUL included */
+#define TW_FUNCTION_NAME_MAX 256  /* bytes: 1..256, no control bytes */
+#define TW_REGISTRY_CURSOR_MAX 64 /* list cursor buffer, NUL included */
 
 #define TW_REGISTRY_DEFAULT_MAX_OUTSTANDING 256u
 #define TW_REGISTRY_DEFAULT_BUSY_TIMEOUT_MS 5000u
@@ -58,13 +61,13 @@ extern "C" {
 
 /* Reason recorded on jobs that were running when the previous process
  * died (tw_registry_recover). */
-#define TW_JOB_INTERRUPTED_REASON \
+#define TW_JOB_INTERRUPTED_REASON                                              \
   "interrupted: server restarted while the job was running"
 
 typedef struct tw_registry tw_registry_t;
 
 typedef enum tw_registry_backend {
-  TW_REGISTRY_SQLITE = 0        /* data_dir/registry.db, WAL, synchronous=FULL */
+  TW_REGISTRY_SQLITE = 0 /* data_dir/registry.db, WAL, synchronous=FULL */
 } tw_registry_backend;
 
 /* Fill with tw_registry_options_init, then change what you need. */
@@ -108,8 +111,8 @@ typedef struct tw_function_info {
   char id[TW_UUID_LEN + 1];
   uint64_t tenant;
   char name[TW_FUNCTION_NAME_MAX + 1];
-  char sha256[TW_SHA256_HEX_LEN + 1];   /* of the module bytes, lowercase hex */
-  uint64_t size;                        /* module bytes */
+  char sha256[TW_SHA256_HEX_LEN + 1]; /* of the module bytes, lowercase hex */
+  uint64_t size;                      /* module bytes */
   int64_t created_unix_ms;
 } tw_function_info;
 
@@ -134,9 +137,9 @@ tw_status tw_registry_function_bytes(tw_registry_t *reg, const char *id,
 
 /* One page of `tenant`'s functions, oldest first.  cursor is NULL or "" for
  * the first page, else the next_cursor of the previous page (opaque text).
- * Writes up to cap (>= 1) records to items and their number to *count;
- * next_cursor gets the cursor of the following page, or "" when this page
- * is the last. */
+ * Writes up to cap (>= 1) records to items (which a failure may leave
+ * partly overwritten) and their number to *count; next_cursor gets the
+ * cursor of the following page, or "" when this page is the last. */
 tw_status tw_registry_function_list(tw_registry_t *reg, uint64_t tenant,
                                     const char *cursor, tw_function_info *items,
                                     size_t cap, size_t *count,
@@ -174,14 +177,14 @@ const char *tw_job_status_api_name(tw_job_status s);
 
 /* What a caller submits.  Everything is borrowed for the call. */
 typedef struct tw_job_spec {
-  const char *id;            /* a UUID (tw_registry_uuid_new); unique */
-  const char *function_id;   /* a UUID; not checked against the registry */
+  const char *id;          /* a UUID (tw_registry_uuid_new); unique */
+  const char *function_id; /* a UUID; not checked against the registry */
   uint64_t tenant;
-  const char *export_name;   /* NULL: the default entry point */
-  const char *args_json;     /* JSON text; NULL means "[]" */
-  const uint8_t *input;      /* may be NULL when input_len is 0 */
+  const char *export_name; /* NULL: the default entry point */
+  const char *args_json;   /* JSON text; NULL means "[]" */
+  const uint8_t *input;    /* may be NULL when input_len is 0 */
   size_t input_len;
-  int64_t created_unix_ms;   /* 0: now */
+  int64_t created_unix_ms; /* 0: now */
 } tw_job_spec;
 
 /* A stored job.  The caller owns the struct; the pointer fields are heap
@@ -192,15 +195,15 @@ typedef struct tw_job {
   char function_id[TW_UUID_LEN + 1];
   uint64_t tenant;
   tw_job_status status;
-  char *export_name;         /* NULL: the default entry point */
+  char *export_name; /* NULL: the default entry point */
   char *args_json;
-  uint8_t *input;            /* input_len bytes; NULL when input_len is 0 */
+  uint8_t *input; /* input_len bytes; NULL when input_len is 0 */
   size_t input_len;
-  char *result_json;         /* completed jobs: the result as JSON text */
-  char *error;               /* failed jobs: why */
+  char *result_json; /* completed jobs: the result as JSON text */
+  char *error;       /* failed jobs: why */
   int64_t created_unix_ms;
-  int64_t started_unix_ms;   /* when claimed */
-  int64_t finished_unix_ms;  /* when completed or failed */
+  int64_t started_unix_ms;  /* when claimed */
+  int64_t finished_unix_ms; /* when completed or failed */
 } tw_job;
 
 /* Frees job's heap fields and zeroes it.  NULL is accepted; a zeroed
@@ -215,8 +218,7 @@ tw_status tw_registry_job_enqueue(tw_registry_t *reg, const tw_job_spec *spec,
 
 /* Atomically moves the oldest pending job to running and copies it to *out
  * (*claimed = true), or sets *claimed = false when none is pending.  Any
- * number of threads (or processes sharing the directory) may claim at once;
- * each job is handed out once. */
+ * number of threads may claim at once; each job is handed out once. */
 tw_status tw_registry_job_claim(tw_registry_t *reg, tw_job *out, bool *claimed,
                                 tw_error *err);
 

@@ -101,6 +101,24 @@ tw_status tw_module_validate(tw_engine_t *engine, const uint8_t *bytes,
                              size_t len, tw_error *err);
 void tw_module_free(tw_module_t *module);
 
+/* Serialises a compiled module into *out (malloc'd; the caller frees it
+ * with free()).  The blob holds the original bytes and the compiled code,
+ * is protected by a SHA-256 checksum, and is tied to the engine build:
+ * tw_module_deserialize in any process of the same build skips
+ * validation and compilation.  Blobs must come from trusted storage (the
+ * checksum catches corruption, not a forger). */
+tw_status tw_module_serialize(const tw_module_t *module, uint8_t **out,
+                              size_t *len, tw_error *err);
+/* Rebuilds a module from a blob (borrowed).  TW_MALFORMED for a corrupt
+ * blob, TW_UNSUPPORTED for one made by a different engine build. */
+tw_status tw_module_deserialize(tw_engine_t *engine, const uint8_t *blob,
+                                size_t len, tw_module_t **out, tw_error *err);
+/* SHA-256 of the module's original bytes (32 bytes written to out). */
+void tw_module_hash(const tw_module_t *module, uint8_t out[32]);
+/* Declared minimum of memory 0 in pages (imported or defined), 0 if none;
+ * lets an embedder refuse a module before instantiating it. */
+uint32_t tw_module_min_memory_pages(const tw_module_t *module);
+
 typedef enum tw_extern_kind {
   TW_EXTERN_FUNC = 0,
   TW_EXTERN_TABLE = 1,

@@ -69,17 +69,18 @@ tw_status tw__sqlite_registry_open(const char *data_dir,
 /* Sets err (may be NULL) to `status` with a printf-style message and
  * returns status.  Uses only error.h's public fields, so the store does not
  * depend on any other module's private headers. */
-tw_status tw__store_error(tw_error *err, tw_status status, const char *fmt,
-                          ...) __attribute__((format(printf, 3, 4)));
+tw_status tw__registry_error(tw_error *err, tw_status status, const char *fmt,
+                             ...) __attribute__((format(printf, 3, 4)));
 
 /* Lowercase hex SHA-256 of data[0..len). */
-tw_status tw__store_sha256_hex(const uint8_t *data, size_t len,
-                               char out[TW_SHA256_HEX_LEN + 1], tw_error *err);
+tw_status tw__registry_sha256_hex(const uint8_t *data, size_t len,
+                                  char out[TW_SHA256_HEX_LEN + 1],
+                                  tw_error *err);
 
 /* Milliseconds since the Unix epoch (wall clock). */
-int64_t tw__store_now_ms(void);
+int64_t tw__registry_now_ms(void);
 
 /* Duplicates n bytes into a new NUL-terminated heap string (NULL on OOM). */
-char *tw__store_strndup(const char *s, size_t n);
+char *tw__registry_strndup(const char *s, size_t n);
 
 #endif

@@ -24,38 +24,39 @@
 #define TW_COMPUTED_GOTO 1
 #endif
 
-/* Internal operations that are not plain wasm operators.  Operand layout
- * after the two handler words is given for each. */
+/* Internal operations that are not plain wasm operators: X(name, operand
+ * words after the two handler words; -1 = variable).  The layout is given
+ * for each. */
 #define TW_IOPS_CONTROL(X)                                                   \
-  X(unreachable)   /* -                                                   */ \
-  X(copy)          /* dst src                                             */ \
-  X(const32)       /* dst imm                                             */ \
-  X(const64)       /* dst lo hi                                           */ \
-  X(br)            /* off                                                 */ \
-  X(br_if)         /* cond off         branch when cond != 0              */ \
-  X(br_unless)     /* cond off         branch when cond == 0              */ \
-  X(br_table)      /* idx n off[0..n]  off[n] is the default              */ \
-  X(ret)           /* -                results already in fp[0..)        */ \
-  X(call)          /* func base                                           */ \
-  X(call_indirect) /* typeid table base idx                               */ \
-  X(select)        /* dst a b cond                                        */ \
-  X(global_get)    /* dst idx                                             */ \
-  X(global_set)    /* idx src                                             */ \
-  X(ref_func)      /* dst idx                                             */ \
-  X(table_get)     /* dst table idx                                       */ \
-  X(table_set)     /* table idx val                                       */ \
-  X(table_size)    /* dst table                                           */ \
-  X(table_grow)    /* dst table init n                                    */ \
-  X(table_fill)    /* table i val n                                       */ \
-  X(table_copy)    /* dst_table src_table d s n                           */ \
-  X(table_init)    /* table seg d s n                                     */ \
-  X(elem_drop)     /* seg                                                 */ \
-  X(memory_size)   /* dst                                                 */ \
-  X(memory_grow)   /* dst delta                                           */ \
-  X(memory_fill)   /* d val n                                             */ \
-  X(memory_copy)   /* d s n                                               */ \
-  X(memory_init)   /* seg d s n                                           */ \
-  X(data_drop)     /* seg                                                 */
+  X(unreachable, 0)     /* -                                                   */\
+  X(copy, 2)            /* dst src                                             */\
+  X(const32, 2)         /* dst imm                                             */\
+  X(const64, 3)         /* dst lo hi                                           */\
+  X(br, 1)              /* off                                                 */\
+  X(br_if, 2)           /* cond off         branch when cond != 0              */\
+  X(br_unless, 2)       /* cond off         branch when cond == 0              */\
+  X(br_table, -1)       /* idx n off[0..n]  off[n] is the default              */\
+  X(ret, 0)             /* -                results already in fp[0..)         */\
+  X(call, 2)            /* func base                                           */\
+  X(call_indirect, 4)   /* typeid table base idx                               */\
+  X(select, 4)          /* dst a b cond                                        */\
+  X(global_get, 2)      /* dst idx                                             */\
+  X(global_set, 2)      /* idx src                                             */\
+  X(ref_func, 2)        /* dst idx                                             */\
+  X(table_get, 3)       /* dst table idx                                       */\
+  X(table_set, 3)       /* table idx val                                       */\
+  X(table_size, 2)      /* dst table                                           */\
+  X(table_grow, 4)      /* dst table init n                                    */\
+  X(table_fill, 4)      /* table i val n                                       */\
+  X(table_copy, 5)      /* dst_table src_table d s n                           */\
+  X(table_init, 5)      /* table seg d s n                                     */\
+  X(elem_drop, 1)       /* seg                                                 */\
+  X(memory_size, 1)     /* dst                                                 */\
+  X(memory_grow, 2)     /* dst delta                                           */\
+  X(memory_fill, 3)     /* d val n                                             */\
+  X(memory_copy, 3)     /* d s n                                               */\
+  X(memory_init, 4)     /* seg d s n                                           */\
+  X(data_drop, 1)       /* seg                                                 */
 
 /* Integer comparisons that fuse with a following branch or take a
  * constant operand.  X(id, type, C operator, inverse id, swapped id):
@@ -116,11 +117,12 @@
 
 typedef enum tw__iop {
 #define TW__E(id) TW_IOP_##id,
+#define TW__E2(id, n) TW_IOP_##id,
 #define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__E, id)
 #define TW__C(id, t, op, inv, swp) TW_IOP_br_##id, TW_IOP_br_##id##_imm, \
                                   TW_IOP_##id##_imm,
 #define TW__A(id, t, expr, comm) TW_IOP_##id##_imm,
-  TW_IOPS_CONTROL(TW__E)
+  TW_IOPS_CONTROL(TW__E2)
   TW_WASM_OPS(TW__W)
   TW_WASM_FC_OPS(TW__W)
   TW_FUSE_CMPS(TW__C)
@@ -128,9 +130,15 @@ typedef enum tw__iop {
 #undef TW__A
 #undef TW__C
 #undef TW__W
+#undef TW__E2
 #undef TW__E
   TW_IOP_COUNT
 } tw__iop;
+
+/* Words of the instruction at pc whose op is `op` (handler included). */
+uint32_t tw__iop_length(tw__iop op, const uint32_t *pc);
+/* The op whose handler is h, or TW_IOP_COUNT if none. */
+tw__iop tw__interp_op(uint64_t h);
 
 typedef struct tw__code {
   uint32_t *words;

@@ -386,11 +386,13 @@ __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
 #define TW__C(id, t, op, inv, swp)                                          \
   TW__L(br_##id) TW__L(br_##id##_imm) TW__L(id##_imm)
 #define TW__A(id, t, expr, comm) TW__L(id##_imm)
-      TW_IOPS_CONTROL(TW__L) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
+#define TW__L2(id, n) TW__L(id)
+      TW_IOPS_CONTROL(TW__L2) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
       TW_FUSE_CMPS(TW__C) TW_FUSE_ARITH(TW__A)
 #undef TW__A
 #undef TW__C
 #undef TW__W
+#undef TW__L2
 #undef TW__L
   };
   if (TW_UNLIKELY(!s)) {
@@ -866,6 +868,12 @@ trapped:
 
 static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
 static void handlers_init(void) { run(NULL, NULL, NULL, NULL, NULL); }
+
+tw__iop tw__interp_op(uint64_t h) {
+  for (int op = 0; op < TW_IOP_COUNT; op++)
+    if (tw__interp_handler((tw__iop)op) == h) return (tw__iop)op;
+  return TW_IOP_COUNT;
+}
 
 uint64_t tw__interp_handler(tw__iop op) {
 #if TW_COMPUTED_GOTO

@@ -289,7 +289,7 @@ static void module_destroy(tw_module_t *mod) {
   free(mod);
 }
 
-static tw_status intern_types(tw_module_t *mod, tw_error *err) {
+tw_status tw__intern_types(tw_module_t *mod, tw_error *err) {
   tw__module *m = &mod->m;
   if (m->ntypes == 0) return TW_OK;
   if (!m->type_ids) {
@@ -306,8 +306,8 @@ static tw_status intern_types(tw_module_t *mod, tw_error *err) {
   return TW_OK;
 }
 
-tw_status tw_module_new(tw_engine_t *engine, const uint8_t *bytes, size_t len,
-                        tw_module_t **out, tw_error *err) {
+tw_status tw__module_begin(tw_engine_t *engine, const uint8_t *bytes,
+                           size_t len, tw_module_t **out, tw_error *err) {
   if (!out)
     return tw__error_set(err, TW_ARG, SIZE_MAX, "tw_module_new: out is NULL");
   *out = NULL;
@@ -325,8 +325,22 @@ tw_status tw_module_new(tw_engine_t *engine, const uint8_t *bytes, size_t len,
     free(mod); /* decode left mod->m zeroed */
     return st;
   }
+  *out = mod;
+  return TW_OK;
+}
+
+void tw__module_abort(tw_module_t *mod) { module_destroy(mod); }
+
+tw_status tw_module_new(tw_engine_t *engine, const uint8_t *bytes, size_t len,
+                        tw_module_t **out, tw_error *err) {
+  if (!out)
+    return tw__error_set(err, TW_ARG, SIZE_MAX, "tw_module_new: out is NULL");
+  *out = NULL;
+  tw_module_t *mod;
+  tw_status st = tw__module_begin(engine, bytes, len, &mod, err);
+  if (st != TW_OK) return st;
   st = tw__module_validate(&mod->m, err);
-  if (st == TW_OK) st = intern_types(mod, err);
+  if (st == TW_OK) st = tw__intern_types(mod, err);
   if (st == TW_OK) st = tw__module_compile(mod, err);
   if (st != TW_OK) {
     module_destroy(mod);

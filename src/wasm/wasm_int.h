@@ -206,6 +206,14 @@ struct tw_module {
   atomic_int refs;
 };
 
+/* runtime.c: a new module decoded from bytes (copied), not yet validated
+ * or compiled; tw__module_abort frees one that will not be finished. */
+tw_status tw__module_begin(tw_engine_t *engine, const uint8_t *bytes,
+                           size_t len, tw_module_t **out, tw_error *err);
+void tw__module_abort(tw_module_t *mod);
+/* Interns the module's types into m.type_ids. */
+tw_status tw__intern_types(tw_module_t *mod, tw_error *err);
+
 /* compile.c: compiles every body of a validated module. */
 tw_status tw__module_compile(tw_module_t *mod, tw_error *err);
 void tw__code_free(struct tw__code *code);

@@ -1,6 +1,6 @@
 /* tw-spectest: runs WebAssembly spec scripts (.wast) against the engine.
  *
- *   tw-spectest [--verbose] [--no-fork] [FILE.wast | DIR]...
+ *   tw-spectest [--verbose] [--no-fork] [--roundtrip] [FILE.wast | DIR]...
  *
  * With no path it runs every .wast in $TW_WASM_TESTSUITE, else in the
  * directory compiled in as TW_DEFAULT_TESTSUITE.  Each script is converted
@@ -92,6 +92,9 @@ typedef struct runner {
 } runner;
 
 static bool g_verbose;
+/* --roundtrip: every module that compiles is serialised and deserialised
+ * before use, so the whole suite also checks compiled-module blobs. */
+static bool g_roundtrip;
 
 /* ---- small helpers --------------------------------------------------------- */
 
@@ -458,6 +461,16 @@ static tw_status load_module(runner *r, const char *filename, tw_module_t **out,
   tw_error_clear(err);
   tw_status s = tw_module_new(r->engine, bytes, len, out, err);
   free(bytes);
+  if (s == TW_OK && g_roundtrip) {
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    tw_module_t *copy = NULL;
+    s = tw_module_serialize(*out, &blob, &blen, err);
+    if (s == TW_OK) s = tw_module_deserialize(r->engine, blob, blen, &copy, err);
+    free(blob);
+    tw_module_free(*out);
+    *out = copy;
+  }
   return s;
 }
 
@@ -983,8 +996,11 @@ int main(int argc, char **argv) {
       g_verbose = true;
     } else if (strcmp(argv[i], "--no-fork") == 0) {
       no_fork = true;
+    } else if (strcmp(argv[i], "--roundtrip") == 0) {
+      g_roundtrip = true;
     } else if (argv[i][0] == '-') {
-      fprintf(stderr, "usage: tw-spectest [--verbose] [--no-fork] [FILE.wast | DIR]...\n");
+      fprintf(stderr, "usage: tw-spectest [--verbose] [--no-fork] [--roundtrip] "
+                      "[FILE.wast | DIR]...\n");
       goto out;
     } else {
       paths[npaths++] = argv[i];

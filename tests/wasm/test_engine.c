@@ -327,4 +327,47 @@ TEST(fault_outside_wasm_memory_is_not_swallowed) {
   }
 }
 
+TEST(compiled_module_blob_roundtrip_and_corruption) {
+  env v;
+  ASSERT(setup(&v, NULL));
+  tw_module_t *m = wat(v.engine, rec_wat, &v.err);
+  ASSERT(m);
+  uint8_t *blob = NULL;
+  size_t len = 0;
+  ASSERT_EQ_INT(tw_module_serialize(m, &blob, &len, &v.err), TW_OK);
+  uint8_t h1[32], h2[32];
+  tw_module_hash(m, h1);
+  tw_module_free(m);
+  tw_module_t *back = NULL;
+  ASSERT_EQ_INT(tw_module_deserialize(v.engine, blob, len, &back, &v.err),
+                TW_OK);
+  tw_module_hash(back, h2);
+  ASSERT(memcmp(h1, h2, 32) == 0);
+  tw_instance_t *i = NULL;
+  ASSERT_EQ_INT(tw_instance_new(v.store, back, NULL, 0, &i, &v.err), TW_OK);
+  tw_val arg = tw_val_i64(10), res;
+  ASSERT_EQ_INT(tw_func_call(v.store, func(i, "fac"), &arg, 1, &res, 1,
+                             &v.err), TW_OK);
+  ASSERT_EQ_U64(res.of.i64, 3628800);
+  tw_module_free(back);
+  /* every single-byte corruption is refused, never trusted */
+  for (size_t at = 0; at < len; at += 7) {
+    blob[at] ^= 0x5A;
+    tw_module_t *bad = NULL;
+    tw_status st = tw_module_deserialize(v.engine, blob, len, &bad, &v.err);
+    blob[at] ^= 0x5A;
+    ASSERT(st != TW_OK);
+    ASSERT(bad == NULL);
+  }
+  /* a truncated blob and another build's blob */
+  ASSERT_EQ_INT(tw_module_deserialize(v.engine, blob, len / 2, &back, &v.err),
+                TW_MALFORMED);
+  blob[8] ^= 1; /* build id */
+  ASSERT_EQ_INT(tw_module_deserialize(v.engine, blob, len, &back, &v.err),
+                TW_UNSUPPORTED);
+  ASSERT_CONTAINS(v.err.message, "another engine build");
+  free(blob);
+  teardown(&v);
+}
+
 TEST_MAIN()
