@@ -57,6 +57,7 @@ static const char *parse_directive(const char *d, size_t len, directive *out,
   const char *eq = memchr(d, '=', len);
   size_t tlen = eq ? (size_t)(eq - d) : len;
   *is_default = false;
+  while (tlen > 0 && isspace((unsigned char)d[tlen - 1])) tlen--;
   if (memchr(d, '[', len) || memchr(d, '{', len))
     return "span and field filters are not supported";
   if (!eq) {
@@ -69,7 +70,8 @@ static const char *parse_directive(const char *d, size_t len, directive *out,
     out->threshold = TW_LEVEL_TRACE;
   } else {
     const char *lv = eq + 1;
-    size_t lvlen = len - tlen - 1;
+    size_t lvlen = len - (size_t)(lv - d);
+    while (lvlen > 0 && isspace((unsigned char)*lv)) lv++, lvlen--;
     if (memchr(lv, '=', lvlen)) return "more than one '='";
     out->threshold = tw__level_parse(lv, lvlen);
     if (out->threshold < 0) return "unknown level";

@@ -128,6 +128,11 @@ static inline void tw__stat_add(_Atomic uint64_t *c, uint64_t n) {
   atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+/* Defined in core/error.c (the engine declares it in wasm/wasm_int.h). */
+tw_status tw__error_set(tw_error *err, tw_status status, size_t offset,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* ---- ids ------------------------------------------------------------------ */
 
 /* Fills buf with random bytes from a per-thread generator seeded from the

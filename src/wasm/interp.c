@@ -371,6 +371,68 @@ static tw_status call_host(tw_store_t *s, tw_func_t *f, uint64_t *args,
   return st;
 }
 
+#if TW_OP_STATS
+/* Profiling build (switch dispatch only): counts ops and op pairs executed
+ * and prints the top ones at exit, to choose fusions by measurement. */
+#include "wasm/op_names.h"
+static _Thread_local int op_prev = -1;
+static uint64_t op_count[TW_IOP_COUNT];
+static uint64_t op_pairs[TW_IOP_COUNT][TW_IOP_COUNT];
+
+typedef struct op_row {
+  uint64_t n;
+  int a, b;
+} op_row;
+
+static int row_cmp(const void *x, const void *y) {
+  uint64_t a = ((const op_row *)x)->n, b = ((const op_row *)y)->n;
+  return a < b ? 1 : a > b ? -1 : 0;
+}
+
+static void op_stats_dump(void) {
+  static op_row rows[TW_IOP_COUNT * 4];
+  uint64_t total = 0;
+  for (int i = 0; i < TW_IOP_COUNT; i++) total += op_count[i];
+  if (!total) return;
+  size_t n = 0;
+  for (int i = 0; i < TW_IOP_COUNT; i++)
+    if (op_count[i]) rows[n++] = (op_row){op_count[i], i, -1};
+  qsort(rows, n, sizeof *rows, row_cmp);
+  fprintf(stderr, "-- ops executed: %llu\n", (unsigned long long)total);
+  for (size_t i = 0; i < n && i < 25; i++)
+    fprintf(stderr, "%6.2f%%  %s\n", 100.0 * rows[i].n / total,
+            tw__iop_name(rows[i].a));
+  n = 0;
+  for (int a = 0; a < TW_IOP_COUNT; a++)
+    for (int b = 0; b < TW_IOP_COUNT; b++) {
+      if (!op_pairs[a][b]) continue;
+      op_row r = {op_pairs[a][b], a, b};
+      if (n < sizeof rows / sizeof *rows) {
+        rows[n++] = r;
+      } else {
+        qsort(rows, n, sizeof *rows, row_cmp);
+        if (r.n > rows[n - 1].n) rows[n - 1] = r;
+      }
+    }
+  qsort(rows, n, sizeof *rows, row_cmp);
+  fprintf(stderr, "-- pairs\n");
+  for (size_t i = 0; i < n && i < 25; i++)
+    fprintf(stderr, "%6.2f%%  %s -> %s\n", 100.0 * rows[i].n / total,
+            tw__iop_name(rows[i].a), tw__iop_name(rows[i].b));
+}
+
+static void op_stats_note(tw__iop op) {
+  static int registered;
+  if (!registered) {
+    registered = 1;
+    atexit(op_stats_dump);
+  }
+  op_count[op]++;
+  if (op_prev >= 0) op_pairs[op_prev][op]++;
+  op_prev = (int)op;
+}
+#endif
+
 static int segment_oob(uint64_t start, uint64_t n, uint64_t size) {
   return start + n > size;
 }
@@ -428,6 +490,9 @@ __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
 dispatch : {
   uint64_t op_;
   memcpy(&op_, pc, 8);
+#if TW_OP_STATS
+  op_stats_note((tw__iop)op_);
+#endif
   switch ((tw__iop)op_) {
 #endif
 

@@ -1,0 +1,25 @@
+/* Names of the internal ops, for profiling output and debugging. */
+#ifndef TW_WASM_OP_NAMES_H
+#define TW_WASM_OP_NAMES_H
+
+#include "wasm/code.h"
+
+static inline const char *tw__iop_name(int op) {
+  static const char *const names[TW_IOP_COUNT] = {
+#define TW__N(id) [TW_IOP_##id] = #id,
+#define TW__N2(id, n) TW__N(id)
+#define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__N, id)
+#define TW__C(id, t, op, inv, swp) TW__N(br_##id) TW__N(br_##id##_imm) TW__N(id##_imm)
+#define TW__A(id, t, expr, comm) TW__N(id##_imm)
+      TW_IOPS_CONTROL(TW__N2) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
+          TW_FUSE_CMPS(TW__C) TW_FUSE_ARITH(TW__A)
+#undef TW__A
+#undef TW__C
+#undef TW__W
+#undef TW__N2
+#undef TW__N
+  };
+  return op >= 0 && op < TW_IOP_COUNT && names[op] ? names[op] : "?";
+}
+
+#endif
