@@ -17,6 +17,8 @@
 #ifndef TW_WASM_CODE_H
 #define TW_WASM_CODE_H
 
+#include <stdio.h>
+
 #include "wasm/opcodes.h"
 #include "wasm/wasm_int.h"
 
@@ -56,7 +58,15 @@
   X(memory_fill, 3)     /* d val n                                             */\
   X(memory_copy, 3)     /* d s n                                               */\
   X(memory_init, 4)     /* seg d s n                                           */\
-  X(data_drop, 1)       /* seg                                                 */
+  X(data_drop, 1)       /* seg                                                 */\
+  /* superinstructions, chosen by measured op-pair frequencies            */\
+  X(move1, 4)           /* daddr doff saddr soff: 1-byte load feeding store   */\
+  X(move2, 4)           /* the same, 2 bytes                                  */\
+  X(move4, 4)           /* the same, 4 bytes                                  */\
+  X(move8, 4)           /* the same, 8 bytes                                  */\
+  X(i32_add_imm2, 6)    /* d1 a1 k1 d2 a2 k2: two i32.add_imm in order       */\
+  X(br_i32_add_imm_nez, 4) /* d a k off: d = a + k, branch if d != 0         */\
+  X(i32_add_shl, 4)     /* dst a b k: dst = a + (b << k)                      */
 
 /* Integer comparisons that fuse with a following branch or take a
  * constant operand.  X(id, type, C operator, inverse id, swapped id):
@@ -99,6 +109,8 @@
   X(i32_shl, u32, a << (b & 31), 0)                                         \
   X(i32_shr_s, s32, a >> (b & 31), 0)                                       \
   X(i32_shr_u, u32, a >> (b & 31), 0)                                       \
+  X(i32_rotl, u32, rotl32(a, b), 0)                                         \
+  X(i32_rotr, u32, rotr32(a, b), 0)                                         \
   X(i64_add, u64, a + b, 1)                                                 \
   X(i64_mul, u64, a * b, 1)                                                 \
   X(i64_and, u64, a & b, 1)                                                 \
@@ -106,7 +118,9 @@
   X(i64_xor, u64, a ^ b, 1)                                                 \
   X(i64_shl, u64, a << (b & 63), 0)                                         \
   X(i64_shr_s, s64, a >> (b & 63), 0)                                       \
-  X(i64_shr_u, u64, a >> (b & 63), 0)
+  X(i64_shr_u, u64, a >> (b & 63), 0)                                       \
+  X(i64_rotl, u64, rotl64(a, b), 0)                                         \
+  X(i64_rotr, u64, rotr64(a, b), 0)
 
 /* Plain wasm operators keep their names.  NUM: dst a [b].  LOAD: dst addr
  * offset.  STORE: addr val offset. */
@@ -114,11 +128,18 @@
 #define TW__IOP_IF_LOAD(X, id) X(id)
 #define TW__IOP_IF_STORE(X, id) X(id)
 #define TW__IOP_IF_CTRL(X, id)
+/* Memory ops with a constant effective address: <id>_k.  LOAD: dst ea.
+ * STORE: val ea. */
+#define TW__IOPK_IF_NUM(X, id)
+#define TW__IOPK_IF_LOAD(X, id) X(id##_k)
+#define TW__IOPK_IF_STORE(X, id) X(id##_k)
+#define TW__IOPK_IF_CTRL(X, id)
 
 typedef enum tw__iop {
 #define TW__E(id) TW_IOP_##id,
 #define TW__E2(id, n) TW_IOP_##id,
 #define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__E, id)
+#define TW__WK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__E, id)
 #define TW__C(id, t, op, inv, swp) TW_IOP_br_##id, TW_IOP_br_##id##_imm, \
                                   TW_IOP_##id##_imm,
 #define TW__A(id, t, expr, comm) TW_IOP_##id##_imm,
@@ -127,8 +148,10 @@ typedef enum tw__iop {
   TW_WASM_FC_OPS(TW__W)
   TW_FUSE_CMPS(TW__C)
   TW_FUSE_ARITH(TW__A)
+  TW_WASM_OPS(TW__WK)
 #undef TW__A
 #undef TW__C
+#undef TW__WK
 #undef TW__W
 #undef TW__E2
 #undef TW__E
@@ -137,8 +160,7 @@ typedef enum tw__iop {
 
 /* Words of the instruction at pc whose op is `op` (handler included). */
 uint32_t tw__iop_length(tw__iop op, const uint32_t *pc);
-/* The op whose handler is h, or TW_IOP_COUNT if none. */
-tw__iop tw__interp_op(uint64_t h);
+
 
 typedef struct tw__code {
   uint32_t *words;
@@ -147,6 +169,10 @@ typedef struct tw__code {
   uint32_t nlocals;     /* params + declared locals */
   uint32_t frame_size;  /* slots the frame needs: locals + max stack */
 } tw__code;
+
+/* Prints a compiled function, one instruction a line (for debugging:
+ * TW_DUMP_CODE=<function index> makes the compiler call it). */
+void tw__code_dump(FILE *out, const tw__code *code);
 
 /* The handler word pair for op (label address or op number). */
 uint64_t tw__interp_handler(tw__iop op);

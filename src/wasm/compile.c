@@ -67,6 +67,10 @@ typedef struct compiler {
   bool fuse_imm;       /* b is an immediate */
   uint32_t fuse_a, fuse_b;
   uint32_t fuse_pos;   /* stack position of its result */
+  /* the last instruction emitted, for superinstructions: -1 after a label */
+  int64_t last_at;
+  tw__iop last_iop;
+  uint8_t load_op; /* wasm opcode of the last plain load emitted */
   bool oom;
 } compiler;
 
@@ -110,7 +114,22 @@ static uint32_t emit_op(compiler *c, tw__iop op) {
   emit(c, (uint32_t)(h >> 32));
   c->last_dst = -1;
   c->fuse_at = -1;
+  c->last_at = at;
+  c->last_iop = op;
   return at;
+}
+
+/* A label or a rewrite: no peephole may look back across this point. */
+static void forget(compiler *c) {
+  c->last_dst = -1;
+  c->fuse_at = -1;
+  c->last_at = -1;
+}
+
+/* True when the last instruction is `op` and nothing follows it. */
+static bool last_is(const compiler *c, tw__iop op, uint32_t len) {
+  return c->last_at >= 0 && c->last_iop == op &&
+         (size_t)c->last_at + len == c->n;
 }
 
 static inline uint32_t T(const compiler *c, uint32_t pos) {
@@ -216,15 +235,13 @@ static void add_patch(compiler *c, int32_t *list, uint32_t site,
  * peephole may reach back across it. */
 static void bind(compiler *c, patch p) {
   if (!c->oom) c->words[p.site] = (uint32_t)((int64_t)c->n - p.instr);
-  c->last_dst = -1;
-  c->fuse_at = -1;
+  forget(c);
 }
 
 static void bind_list(compiler *c, int32_t list) {
   for (int32_t i = list; i >= 0; i = c->patches[i].next)
     bind(c, c->patches[i]);
-  c->last_dst = -1; /* a label: the previous result may arrive by branch */
-  c->fuse_at = -1;
+  forget(c); /* a label: the previous result may arrive by branch */
 }
 
 static ctrl *label(compiler *c, uint32_t depth) {
@@ -398,11 +415,46 @@ static bool try_imm(compiler *c, uint8_t op) {
   if (is_i64_op(op) && (int64_t)k != (int64_t)(int32_t)(uint32_t)k) return false;
   uint32_t a = c->stack[other];
   c->h -= 2;
+  if (iop == TW_IOP_i32_add_imm && last_is(c, TW_IOP_i32_add_imm, 5)) {
+    /* two increments in a row (pointer and counter bumps): one dispatch */
+    uint64_t h = tw__interp_handler(TW_IOP_i32_add_imm2);
+    c->words[c->last_at] = (uint32_t)h;
+    c->words[c->last_at + 1] = (uint32_t)(h >> 32);
+    c->last_iop = TW_IOP_i32_add_imm2;
+    emit_dst(c);
+    emit(c, a);
+    emit(c, (uint32_t)k);
+    return true;
+  }
   uint32_t at = emit_op(c, iop);
   emit_dst(c);
   emit(c, a);
   emit(c, (uint32_t)k);
   if (ci->ok) note_fusable(c, at, eff, true, a, (uint32_t)k);
+  return true;
+}
+
+/* i32.add whose operand is the i32.shl_imm just emitted: a + (b << k). */
+static bool try_add_shl(compiler *c) {
+  if (!last_is(c, TW_IOP_i32_shl_imm, 5)) return false;
+  uint32_t shl_dst = c->words[c->last_at + 2];
+  uint32_t pb = c->h - 1, pa = c->h - 2, other;
+  if (c->stack[pb] == shl_dst && shl_dst == T(c, pb) && !is_const(c, pa))
+    other = pa;
+  else if (c->stack[pa] == shl_dst && shl_dst == T(c, pa) && !is_const(c, pb))
+    other = pb;
+  else
+    return false;
+  uint32_t b = c->words[c->last_at + 3], k = c->words[c->last_at + 4];
+  uint32_t a = c->stack[other];
+  c->n = (size_t)c->last_at;
+  forget(c);
+  c->h -= 2;
+  emit_op(c, TW_IOP_i32_add_shl);
+  emit_dst(c);
+  emit(c, a);
+  emit(c, b);
+  emit(c, k);
   return true;
 }
 
@@ -417,8 +469,7 @@ static bool fusable_cond(const compiler *c) {
 static tw__iop take_fused_cond(compiler *c, bool negate, uint32_t ops[2],
                                uint32_t *nops) {
   c->n = (size_t)c->fuse_at;
-  c->fuse_at = -1;
-  c->last_dst = -1;
+  forget(c);
   c->h--;
   ops[0] = c->fuse_a;
   ops[1] = c->fuse_b;
@@ -450,8 +501,7 @@ static void do_block(compiler *c, tw__reader *r, uint8_t op) {
   ctrl *l = label(c, 0);
   if (op == TW_OP_loop) {
     l->loop_head = (uint32_t)c->n; /* a label: no peephole across it */
-    c->last_dst = -1;
-    c->fuse_at = -1;
+    forget(c);
   } else if (op == TW_OP_if_) {
     uint32_t at = emit_op(c, if_op);
     emit_words(c, cond, ncond);
@@ -505,6 +555,17 @@ static void do_br_if(compiler *c, uint32_t depth) {
     uint32_t ops[2], nops;
     tw__iop op = take_fused_cond(c, false, ops, &nops);
     emit_jump(c, l, op, ops, nops);
+    return;
+  }
+  if (!copies && last_is(c, TW_IOP_i32_add_imm, 5) &&
+      c->words[c->last_at + 2] == c->stack[c->h - 1]) {
+    /* a counter stepped and tested for zero: one dispatch */
+    uint32_t ops3[3] = {c->words[c->last_at + 2], c->words[c->last_at + 3],
+                        c->words[c->last_at + 4]};
+    c->n = (size_t)c->last_at;
+    forget(c);
+    c->h--;
+    emit_jump(c, l, TW_IOP_br_i32_add_imm_nez, ops3, 3);
     return;
   }
   uint32_t cond = pop(c);
@@ -609,13 +670,95 @@ typedef struct op_info {
 #define TW__I(byte, id, text, kind, a, b, r, al)                            \
   [byte] = {TW__K_##kind, TW__B_##b, TW__V_##kind(id)},
 static const op_info ops[256] = {TW_WASM_OPS(TW__I)};
+#define TW__KV_NUM(id) 0
+#define TW__KV_CTRL(id) 0
+#define TW__KV_LOAD(id) TW_IOP_##id##_k
+#define TW__KV_STORE(id) TW_IOP_##id##_k
+#define TW__K(byte, id, text, kind, a, b, r, al) [byte] = TW__KV_##kind(id),
+static const uint16_t k_ops[256] = {TW_WASM_OPS(TW__K)};
+#undef TW__K
+/* access width of each load and store: its natural alignment */
+#define TW__WD(byte, id, text, kind, a, b, r, al) [byte] = 1u << al,
+static const uint8_t mem_width[256] = {TW_WASM_OPS(TW__WD)};
+#undef TW__WD
 static const op_info fc_ops[TW_FC_COUNT] = {TW_WASM_FC_OPS(TW__I)};
 #undef TW__I
+
+/* A constant address folds into the offset when the sum stays below 4 GiB
+ * (the _k forms take one 32-bit effective address). */
+static bool const_address(const compiler *c, uint32_t pos, uint32_t offset,
+                          uint32_t *ea) {
+  if (!is_const(c, pos)) return false;
+  uint64_t sum = (uint64_t)(uint32_t)c->kval[pos] + offset;
+  if (sum > UINT32_MAX) return false;
+  *ea = (uint32_t)sum;
+  return true;
+}
+
+static void do_load(compiler *c, op_info info, uint8_t wop, uint32_t offset) {
+  uint32_t ea;
+  if (const_address(c, c->h - 1, offset, &ea)) {
+    c->h--;
+    emit_op(c, k_ops[wop]);
+    emit_dst(c);
+    emit(c, ea);
+    return;
+  }
+  uint32_t addr = pop(c);
+  emit_op(c, info.iop);
+  emit_dst(c);
+  emit(c, addr);
+  emit(c, offset);
+  c->load_op = wop;
+}
+
+/* A store of the value the previous load produced, same width: one move
+ * (byte and word copy loops). */
+static bool try_move(compiler *c, uint8_t wop, uint32_t offset) {
+  uint32_t top = c->h - 1;
+  if (c->last_at < 0 || c->last_iop != ops[c->load_op].iop ||
+      (size_t)c->last_at + 5 != c->n || c->stack[top] != T(c, top) ||
+      c->words[c->last_at + 2] != T(c, top) || is_const(c, top - 1) ||
+      mem_width[c->load_op] != mem_width[wop])
+    return false;
+  static const tw__iop moves[9] = {[1] = TW_IOP_move1, [2] = TW_IOP_move2,
+                                   [4] = TW_IOP_move4, [8] = TW_IOP_move8};
+  uint32_t saddr = c->words[c->last_at + 3], soff = c->words[c->last_at + 4];
+  c->n = (size_t)c->last_at;
+  forget(c);
+  c->h--;
+  uint32_t daddr = pop(c);
+  emit_op(c, moves[mem_width[wop]]);
+  emit(c, daddr);
+  emit(c, offset);
+  emit(c, saddr);
+  emit(c, soff);
+  return true;
+}
+
+static void do_store(compiler *c, op_info info, uint8_t wop,
+                     uint32_t offset) {
+  if (try_move(c, wop, offset)) return;
+  uint32_t v = pop(c), ea;
+  if (const_address(c, c->h - 1, offset, &ea)) {
+    c->h--;
+    emit_op(c, k_ops[wop]);
+    emit(c, v);
+    emit(c, ea);
+    return;
+  }
+  uint32_t addr = pop(c);
+  emit_op(c, info.iop);
+  emit(c, addr);
+  emit(c, v);
+  emit(c, offset);
+}
 
 /* wop: the wasm opcode for the one-byte table, or -1 (0xFC ops). */
 static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
   if (info.kind == K_NUM) {
     if (wop >= 0 && info.binary && try_imm(c, (uint8_t)wop)) return;
+    if (wop == TW_OP_i32_add && try_add_shl(c)) return;
     uint32_t b = info.binary ? pop(c) : 0, a = pop(c);
     uint32_t at = emit_op(c, info.iop);
     emit_dst(c);
@@ -628,18 +771,10 @@ static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
   uint32_t align = 0, offset = 0;
   tw__read_u32(r, &align);
   tw__read_u32(r, &offset);
-  if (info.kind == K_LOAD) {
-    uint32_t addr = pop(c);
-    emit_op(c, info.iop);
-    emit_dst(c);
-    emit(c, addr);
-  } else {
-    uint32_t v = pop(c), addr = pop(c);
-    emit_op(c, info.iop);
-    emit(c, addr);
-    emit(c, v);
-  }
-  emit(c, offset);
+  if (info.kind == K_LOAD)
+    do_load(c, info, (uint8_t)wop, offset);
+  else
+    do_store(c, info, (uint8_t)wop, offset);
 }
 
 /* Pops n operands into out[] in push order. */
@@ -938,8 +1073,7 @@ static tw_status compile_body(compiler *c, const tw__body *body,
   c->npatches = 0;
   c->dead = false;
   c->dead_depth = 0;
-  c->last_dst = -1;
-  c->fuse_at = -1;
+  forget(c);
   c->oom = false;
   push_ctrl(c, CT_FUNC, (blocktype){0, type->nresults});
   tw__reader r = {body->code, body->code + body->code_len, body->code,
@@ -981,9 +1115,14 @@ tw_status tw__module_compile(tw_module_t *mod, tw_error *err) {
   c.mod = mod;
   tw_status st = TW_OK;
   uint32_t ndefined = m->nfuncs - m->nfunc_imports;
+  const char *dump = getenv("TW_DUMP_CODE");
   for (uint32_t i = 0; i < ndefined && st == TW_OK; i++) {
     const tw__functype *t = &m->types[m->func_types[m->nfunc_imports + i]];
     st = compile_body(&c, &m->bodies[i], t, &m->bodies[i].compiled, err);
+    if (st == TW_OK && dump && (uint32_t)atoi(dump) == m->nfunc_imports + i) {
+      fprintf(stderr, "func %u:\n", m->nfunc_imports + i);
+      tw__code_dump(stderr, m->bodies[i].compiled);
+    }
   }
   free(c.words);
   free(c.stack);

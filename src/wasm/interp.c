@@ -253,20 +253,39 @@ static void host_failure(tw_status st, tw_error *err) {
     P_##TR(2, expr);                                                        \
     NEXT(5);                                                                \
   }
-/* dst addr offset */
+/* dst addr offset; the _k form: dst ea */
 #define LOAD(id, CT, TR, conv)                                              \
   OP(id) {                                                                  \
     CT v;                                                                   \
     memcpy(&v, mem + (uint64_t)G_u32(3) + pc[4], sizeof v);                 \
     P_##TR(2, conv v);                                                      \
     NEXT(5);                                                                \
+  }                                                                         \
+  OP(id##_k) {                                                              \
+    CT v;                                                                   \
+    memcpy(&v, mem + (uint64_t)pc[3], sizeof v);                            \
+    P_##TR(2, conv v);                                                      \
+    NEXT(4);                                                                \
   }
-/* addr val offset */
+/* addr val offset; the _k form: val ea */
 #define STORE(id, CT, TV)                                                   \
   OP(id) {                                                                  \
     CT v = (CT)G_##TV(3);                                                   \
     memcpy(mem + (uint64_t)G_u32(2) + pc[4], &v, sizeof v);                 \
     NEXT(5);                                                                \
+  }                                                                         \
+  OP(id##_k) {                                                              \
+    CT v = (CT)G_##TV(2);                                                   \
+    memcpy(mem + (uint64_t)pc[3], &v, sizeof v);                            \
+    NEXT(4);                                                                \
+  }
+/* daddr doff saddr soff: a load whose value only feeds a store */
+#define MOVE(id, CT)                                                        \
+  OP(id) {                                                                  \
+    CT v;                                                                   \
+    memcpy(&v, mem + (uint64_t)G_u32(4) + pc[5], sizeof v);                 \
+    memcpy(mem + (uint64_t)G_u32(2) + pc[3], &v, sizeof v);                 \
+    NEXT(6);                                                                \
   }
 /* checked float → int truncation */
 #define TRUNC(id, TA, TR, lo_ok, hi)                                        \
@@ -451,6 +470,9 @@ __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
 #define TW__L2(id, n) TW__L(id)
       TW_IOPS_CONTROL(TW__L2) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
       TW_FUSE_CMPS(TW__C) TW_FUSE_ARITH(TW__A)
+#define TW__WK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__L, id)
+      TW_WASM_OPS(TW__WK)
+#undef TW__WK
 #undef TW__A
 #undef TW__C
 #undef TW__W
@@ -890,6 +912,25 @@ dispatch : {
   UN(i64_trunc_sat_f64_u, f64, u64, sat_f64_u64(a))
 
   /* ---- fused forms (see code.h) ---- */
+  MOVE(move1, uint8_t)
+  MOVE(move2, uint16_t)
+  MOVE(move4, uint32_t)
+  MOVE(move8, uint64_t)
+  OP(i32_add_imm2) {
+    P_u32(2, G_u32(3) + pc[4]);
+    P_u32(5, G_u32(6) + pc[7]); /* after the first: it may read its result */
+    NEXT(8);
+  }
+  OP(br_i32_add_imm_nez) {
+    uint32_t d = G_u32(3) + pc[4];
+    P_u32(2, d);
+    if (d) BRANCH(pc[5]);
+    NEXT(6);
+  }
+  OP(i32_add_shl) {
+    P_u32(2, G_u32(3) + (G_u32(4) << (pc[5] & 31)));
+    NEXT(6);
+  }
 #define TW__C(id, T, op, inv, swp)                                          \
   OP(br_##id) {                                                             \
     if (G_##T(2) op G_##T(3)) BRANCH(pc[4]);                                \
@@ -933,12 +974,6 @@ trapped:
 
 static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
 static void handlers_init(void) { run(NULL, NULL, NULL, NULL, NULL); }
-
-tw__iop tw__interp_op(uint64_t h) {
-  for (int op = 0; op < TW_IOP_COUNT; op++)
-    if (tw__interp_handler((tw__iop)op) == h) return (tw__iop)op;
-  return TW_IOP_COUNT;
-}
 
 uint64_t tw__interp_handler(tw__iop op) {
 #if TW_COMPUTED_GOTO

@@ -6,18 +6,21 @@
 
 static inline const char *tw__iop_name(int op) {
   static const char *const names[TW_IOP_COUNT] = {
-#define TW__N(id) [TW_IOP_##id] = #id,
-#define TW__N2(id, n) TW__N(id)
-#define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__N, id)
-#define TW__C(id, t, op, inv, swp) TW__N(br_##id) TW__N(br_##id##_imm) TW__N(id##_imm)
-#define TW__A(id, t, expr, comm) TW__N(id##_imm)
-      TW_IOPS_CONTROL(TW__N2) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
+#define TW__NM(id) [TW_IOP_##id] = #id,
+#define TW__NM2(id, n) TW__NM(id)
+#define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__NM, id)
+#define TW__C(id, t, op, inv, swp) TW__NM(br_##id) TW__NM(br_##id##_imm) TW__NM(id##_imm)
+#define TW__A(id, t, expr, comm) TW__NM(id##_imm)
+      TW_IOPS_CONTROL(TW__NM2) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
           TW_FUSE_CMPS(TW__C) TW_FUSE_ARITH(TW__A)
+#define TW__WK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__NM, id)
+              TW_WASM_OPS(TW__WK)
+#undef TW__WK
 #undef TW__A
 #undef TW__C
 #undef TW__W
-#undef TW__N2
-#undef TW__N
+#undef TW__NM2
+#undef TW__NM
   };
   return op >= 0 && op < TW_IOP_COUNT && names[op] ? names[op] : "?";
 }

@@ -51,9 +51,11 @@ static uint32_t build_id(void) {
 #define TW__NC(id, t, op, inv, swp)                                          \
   [TW_IOP_br_##id] = 3, [TW_IOP_br_##id##_imm] = 3, [TW_IOP_##id##_imm] = 3,
 #define TW__NA(id, t, expr, comm) [TW_IOP_##id##_imm] = 3,
+#define TW__NK1(id) [TW_IOP_##id] = 2,
+#define TW__NK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__NK1, id)
 static const int8_t operand_words[TW_IOP_COUNT] = {
     TW_IOPS_CONTROL(TW__N2) TW_WASM_OPS(TW__NW) TW_WASM_FC_OPS(TW__NW)
-        TW_FUSE_CMPS(TW__NC) TW_FUSE_ARITH(TW__NA)};
+        TW_FUSE_CMPS(TW__NC) TW_FUSE_ARITH(TW__NA) TW_WASM_OPS(TW__NK)};
 
 uint32_t tw__iop_length(tw__iop op, const uint32_t *pc) {
   int n = operand_words[op];
@@ -321,4 +323,25 @@ void tw_module_hash(const tw_module_t *mod, uint8_t out[32]) {
 
 uint32_t tw_module_min_memory_pages(const tw_module_t *mod) {
   return mod && mod->m.nmems ? mod->m.mems[0].min : 0;
+}
+
+/* ---- debugging ---------------------------------------------------------- */
+
+#include <stdio.h>
+
+#include "wasm/op_names.h"
+
+void tw__code_dump(FILE *out, const tw__code *code) {
+  fprintf(out, "  params %u results %u locals %u frame %u\n", code->nparams,
+          code->nresults, code->nlocals, code->frame_size);
+  for (size_t i = 0; i < code->nwords;) {
+    uint64_t h;
+    memcpy(&h, code->words + i, 8);
+    tw__iop op = op_of(h);
+    uint32_t len = tw__iop_length(op, code->words + i);
+    fprintf(out, "  %5zu  %-22s", i, tw__iop_name(op));
+    for (uint32_t k = 2; k < len; k++) fprintf(out, " %d", (int32_t)code->words[i + k]);
+    fputc('\n', out);
+    i += len;
+  }
 }
