@@ -187,6 +187,33 @@ tw_status tw_instance_new(tw_store_t *store, tw_module_t *module,
                           const tw_extern *imports, size_t nimports,
                           tw_instance_t **out, tw_error *err);
 
+typedef struct tw_instance_options {
+  /* Skip data and element initialisation and the start function: the
+   * caller restores the state (a snapshot).  Active and declarative
+   * segments count as dropped, as after a normal instantiation. */
+  bool skip_init;
+} tw_instance_options;
+
+/* tw_instance_new with options (`opt` borrowed; NULL = defaults). */
+tw_status tw_instance_new_ex(tw_store_t *store, tw_module_t *module,
+                             const tw_extern *imports, size_t nimports,
+                             const tw_instance_options *opt,
+                             tw_instance_t **out, tw_error *err);
+
+/* Index-space access for snapshots and debuggers (imports first, as in the
+ * module).  Handles are borrowed from the store. */
+uint32_t tw_instance_func_count(const tw_instance_t *inst);
+tw_func_t *tw_instance_func(tw_instance_t *inst, uint32_t i);
+uint32_t tw_instance_global_count(const tw_instance_t *inst);
+tw_global_t *tw_instance_global(tw_instance_t *inst, uint32_t i);
+uint32_t tw_instance_table_count(const tw_instance_t *inst);
+tw_table_t *tw_instance_table(tw_instance_t *inst, uint32_t i);
+/* Data (data = true) or element segments: count, dropped flag, drop. */
+uint32_t tw_instance_segment_count(const tw_instance_t *inst, bool data);
+bool tw_instance_segment_dropped(const tw_instance_t *inst, bool data,
+                                 uint32_t i);
+void tw_instance_segment_drop(tw_instance_t *inst, bool data, uint32_t i);
+
 /* Looks up an export by name; TW_NOT_FOUND if absent. */
 tw_status tw_instance_export(tw_instance_t *inst, const char *name,
                              size_t name_len, tw_extern *out);
@@ -211,6 +238,10 @@ tw_status tw_func_new_host(tw_store_t *store, const tw_valtype *params,
                            size_t nresults, tw_host_fn fn, void *env,
                            void (*env_free)(void *), tw_func_t **out,
                            tw_error *err);
+
+/* For a wasm function: its instance and index there; false for a host
+ * function. */
+bool tw_func_owner(const tw_func_t *f, tw_instance_t **inst, uint32_t *index);
 
 size_t tw_func_param_count(const tw_func_t *f);
 size_t tw_func_result_count(const tw_func_t *f);
@@ -240,6 +271,12 @@ tw_status tw_trap_set(tw_error *err, tw_trap_code code, const char *fmt, ...)
  * has_max false means none. *out is owned by the store. */
 tw_status tw_memory_new(tw_store_t *store, uint32_t min, uint32_t max,
                         bool has_max, tw_memory_t **out, tw_error *err);
+/* Replaces the memory's contents with `pages` pages of file `fd` (borrowed)
+ * from `offset` (a multiple of the system page size), mapped copy-on-write:
+ * writes stay private to this memory, the file never changes.  The memory
+ * becomes `pages` long.  TW_IO when the file is too short or mmap fails. */
+tw_status tw_memory_map_image(tw_memory_t *mem, int fd, uint64_t offset,
+                              uint32_t pages, tw_error *err);
 /* Base address: stable for the life of the memory (it never moves). */
 uint8_t *tw_memory_data(tw_memory_t *mem);
 uint64_t tw_memory_size(const tw_memory_t *mem); /* bytes */
@@ -261,6 +298,9 @@ tw_status tw_global_new(tw_store_t *store, tw_val init, bool mutable_,
                         tw_global_t **out, tw_error *err);
 tw_val tw_global_get(const tw_global_t *g);
 tw_status tw_global_set(tw_global_t *g, tw_val v, tw_error *err);
+/* Sets a global whatever its mutability (restoring a snapshot); the type
+ * must match. */
+tw_status tw_global_restore(tw_global_t *g, tw_val v, tw_error *err);
 
 #ifdef __cplusplus
 }

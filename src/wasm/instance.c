@@ -337,9 +337,26 @@ static tw_status run_start(tw_instance_t *inst, tw_error *err) {
   return tw__invoke(inst->store, inst->funcs[m->start], slots, err);
 }
 
+/* skip_init: mark segments as a completed initialisation would leave them
+ * (active and declarative dropped), writing nothing. */
+static void mark_initialised(tw_instance_t *inst) {
+  const tw__module *m = &inst->module->m;
+  for (uint32_t i = 0; i < m->nelems; i++)
+    if (m->elems[i].mode != TW__SEG_PASSIVE) inst->elem_dropped[i] = 1;
+  for (uint32_t i = 0; i < m->ndatas; i++)
+    if (m->datas[i].mode == TW__SEG_ACTIVE) inst->data_dropped[i] = 1;
+}
+
 tw_status tw_instance_new(tw_store_t *store, tw_module_t *module,
                           const tw_extern *imports, size_t nimports,
                           tw_instance_t **out, tw_error *err) {
+  return tw_instance_new_ex(store, module, imports, nimports, NULL, out, err);
+}
+
+tw_status tw_instance_new_ex(tw_store_t *store, tw_module_t *module,
+                             const tw_extern *imports, size_t nimports,
+                             const tw_instance_options *opt,
+                             tw_instance_t **out, tw_error *err) {
   if (!out)
     return tw__error_set(err, TW_ARG, SIZE_MAX,
                          "tw_instance_new: out is NULL");
@@ -377,12 +394,59 @@ tw_status tw_instance_new(tw_store_t *store, tw_module_t *module,
   st = make_tables_memories(inst, err);
   if (st != TW_OK) return st;
   make_globals(inst, own_globals);
-  st = init_elems(inst, err);
-  if (st == TW_OK) st = init_datas(inst, err);
-  if (st == TW_OK) st = run_start(inst, err);
-  if (st != TW_OK) return st;
+  if (opt && opt->skip_init) {
+    mark_initialised(inst);
+  } else {
+    st = init_elems(inst, err);
+    if (st == TW_OK) st = init_datas(inst, err);
+    if (st == TW_OK) st = run_start(inst, err);
+    if (st != TW_OK) return st;
+  }
   *out = inst;
   return TW_OK;
+}
+
+/* ---- index spaces --------------------------------------------------------- */
+
+uint32_t tw_instance_func_count(const tw_instance_t *inst) {
+  return inst ? inst->module->m.nfuncs : 0;
+}
+tw_func_t *tw_instance_func(tw_instance_t *inst, uint32_t i) {
+  return inst && i < inst->module->m.nfuncs ? inst->funcs[i] : NULL;
+}
+uint32_t tw_instance_global_count(const tw_instance_t *inst) {
+  return inst ? inst->module->m.nglobals : 0;
+}
+tw_global_t *tw_instance_global(tw_instance_t *inst, uint32_t i) {
+  return inst && i < inst->module->m.nglobals ? inst->globals[i] : NULL;
+}
+uint32_t tw_instance_table_count(const tw_instance_t *inst) {
+  return inst ? inst->module->m.ntables : 0;
+}
+tw_table_t *tw_instance_table(tw_instance_t *inst, uint32_t i) {
+  return inst && i < inst->module->m.ntables ? inst->tables[i] : NULL;
+}
+
+uint32_t tw_instance_segment_count(const tw_instance_t *inst, bool data) {
+  if (!inst) return 0;
+  return data ? inst->module->m.ndatas : inst->module->m.nelems;
+}
+bool tw_instance_segment_dropped(const tw_instance_t *inst, bool data,
+                                 uint32_t i) {
+  if (i >= tw_instance_segment_count(inst, data)) return false;
+  return (data ? inst->data_dropped : inst->elem_dropped)[i] != 0;
+}
+void tw_instance_segment_drop(tw_instance_t *inst, bool data, uint32_t i) {
+  if (i >= tw_instance_segment_count(inst, data)) return;
+  (data ? inst->data_dropped : inst->elem_dropped)[i] = 1;
+}
+
+bool tw_func_owner(const tw_func_t *f, tw_instance_t **inst,
+                   uint32_t *index) {
+  if (!f || !f->inst) return false;
+  if (inst) *inst = f->inst;
+  if (index) *index = f->index;
+  return true;
 }
 
 /* ---- exports ---------------------------------------------------------- */

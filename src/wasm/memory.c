@@ -13,11 +13,14 @@
  *
  * Tables are plain arrays of pointers (tw_func_t* or externref), grown by
  * realloc: the interpreter reloads `elems` after anything that can grow. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "wasm/wasm_int.h"
 
@@ -182,6 +185,47 @@ tw_status tw_memory_grow(tw_memory_t *mem, uint32_t delta,
   return TW_OK;
 }
 
+/* The file region becomes the memory's pages by a MAP_FIXED private mapping
+ * over the start of the reservation; the rest of the reservation stays as
+ * it was (inaccessible beyond the new size), so growth still works. */
+tw_status tw_memory_map_image(tw_memory_t *mem, int fd, uint64_t offset,
+                              uint32_t pages, tw_error *err) {
+  if (!mem || fd < 0)
+    return tw__error_set(err, TW_ARG, SIZE_MAX,
+                         "tw_memory_map_image: bad memory or fd");
+  long psz = sysconf(_SC_PAGESIZE);
+  if (psz <= 0 || offset % (uint64_t)psz)
+    return tw__error_set(err, TW_ARG, SIZE_MAX,
+                         "memory image offset %llu is not page-aligned",
+                         (unsigned long long)offset);
+  if (pages > mem->max_pages)
+    return tw__error_set(err, TW_LIMIT, SIZE_MAX,
+                         "memory image of %u pages exceeds the maximum of %u",
+                         pages, mem->max_pages);
+  uint64_t bytes = (uint64_t)pages * TW_PAGE_SIZE;
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size < offset + bytes)
+    return tw__error_set(err, TW_IO, SIZE_MAX,
+                         "memory image file too short for %u pages at %llu",
+                         pages, (unsigned long long)offset);
+  if (bytes && mmap(mem->base, bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED)
+    return tw__error_set(err, TW_IO, SIZE_MAX,
+                         "cannot map the memory image: %s", strerror(errno));
+  if (mem->size > bytes) {
+    /* a shorter image: what lay beyond it goes back to the reservation */
+    if (mmap(mem->base + bytes, mem->size - bytes, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+             0) == MAP_FAILED)
+      return tw__error_set(err, TW_IO, SIZE_MAX,
+                           "cannot release memory beyond the image: %s",
+                           strerror(errno));
+  }
+  mem->pages = pages;
+  mem->size = bytes;
+  return TW_OK;
+}
+
 /* ---- tables ------------------------------------------------------------- */
 
 tw_status tw_table_new(tw_store_t *store, tw_valtype elem, uint32_t min,
@@ -320,11 +364,15 @@ tw_val tw_global_get(const tw_global_t *g) {
 }
 
 tw_status tw_global_set(tw_global_t *g, tw_val v, tw_error *err) {
-  if (!g)
-    return tw__error_set(err, TW_ARG, SIZE_MAX, "tw_global_set: global is NULL");
-  if (!g->type.mut)
+  if (g && !g->type.mut)
     return tw__error_set(err, TW_ARG, SIZE_MAX,
                          "cannot set an immutable global");
+  return tw_global_restore(g, v, err);
+}
+
+tw_status tw_global_restore(tw_global_t *g, tw_val v, tw_error *err) {
+  if (!g)
+    return tw__error_set(err, TW_ARG, SIZE_MAX, "tw_global_set: global is NULL");
   if ((uint8_t)v.type != g->type.type)
     return tw__error_set(err, TW_ARG, SIZE_MAX,
                          "global holds %s, got a %s value",

@@ -370,4 +370,80 @@ TEST(compiled_module_blob_roundtrip_and_corruption) {
   teardown(&v);
 }
 
+TEST(skip_init_and_copy_on_write_memory_image) {
+  env v;
+  ASSERT(setup(&v, NULL));
+  const char *text =
+      "(module (memory (export \"mem\") 1 4)\n"
+      "  (global $g (export \"g\") (mut i32) (i32.const 5))\n"
+      "  (global $k i32 (i32.const 9))\n"
+      "  (table 2 funcref) (elem (i32.const 0) $get)\n"
+      "  (data (i32.const 0) \"from data\")\n"
+      "  (data $p \"passive\")\n"
+      "  (func $get (export \"get\") (param i32) (result i32)\n"
+      "    (i32.load8_u (local.get 0)))\n"
+      "  (func (export \"grow\") (result i32) (memory.grow (i32.const 1)))\n"
+      "  (func (export \"put\") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))";
+  tw_module_t *m = wat(v.engine, text, &v.err);
+  ASSERT(m);
+  tw_instance_options opt = {.skip_init = true};
+  tw_instance_t *i = NULL;
+  ASSERT_EQ_INT(tw_instance_new_ex(v.store, m, NULL, 0, &opt, &i, &v.err),
+                TW_OK);
+  /* nothing was initialised, segments count as a finished init left them */
+  tw_val arg = tw_val_i32(0), res;
+  ASSERT_EQ_INT(tw_func_call(v.store, func(i, "get"), &arg, 1, &res, 1,
+                             &v.err), TW_OK);
+  ASSERT_EQ_INT(res.of.i32, 0);
+  ASSERT(tw_instance_segment_dropped(i, true, 0));
+  ASSERT(!tw_instance_segment_dropped(i, true, 1));
+  ASSERT(tw_instance_segment_dropped(i, false, 0));
+  ASSERT_EQ_INT(tw_table_size(tw_instance_table(i, 0)), 2);
+  ASSERT_EQ_INT(tw_instance_global_count(i), 2);
+  /* an immutable global can be restored, not set */
+  tw_global_t *k = tw_instance_global(i, 1);
+  ASSERT_EQ_INT(tw_global_set(k, tw_val_i32(1), &v.err), TW_ARG);
+  ASSERT_EQ_INT(tw_global_restore(k, tw_val_i32(42), &v.err), TW_OK);
+  ASSERT_EQ_INT(tw_global_get(k).of.i32, 42);
+  ASSERT_EQ_INT(tw_global_restore(k, tw_val_i64(1), &v.err), TW_ARG);
+  tw_instance_t *owner = NULL;
+  uint32_t index = 99;
+  ASSERT(tw_func_owner(tw_instance_func(i, 0), &owner, &index));
+  ASSERT(owner == i && index == 0);
+  /* map a two-page image copy-on-write */
+  char path[] = "/tmp/tw-image-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT(fd >= 0);
+  unlink(path);
+  static uint8_t image[2 * 65536];
+  memcpy(image, "image!", 6);
+  image[65536 + 7] = 77;
+  ASSERT(write(fd, image, sizeof image) == (ssize_t)sizeof image);
+  tw_memory_t *mem = tw_instance_memory(i);
+  ASSERT_EQ_INT(tw_memory_map_image(mem, fd, 0, 2, &v.err), TW_OK);
+  ASSERT_EQ_INT(tw_memory_pages(mem), 2);
+  arg = tw_val_i32(65536 + 7);
+  ASSERT_EQ_INT(tw_func_call(v.store, func(i, "get"), &arg, 1, &res, 1,
+                             &v.err), TW_OK);
+  ASSERT_EQ_INT(res.of.i32, 77);
+  tw_val put[2] = {tw_val_i32(0), tw_val_i32('X')};
+  ASSERT_EQ_INT(tw_func_call(v.store, func(i, "put"), put, 2, NULL, 0,
+                             &v.err), TW_OK);
+  uint8_t first;
+  ASSERT(pread(fd, &first, 1, 0) == 1);
+  ASSERT_EQ_INT(first, 'i'); /* the write stayed private */
+  ASSERT_EQ_INT(tw_func_call(v.store, func(i, "grow"), NULL, 0, &res, 1,
+                             &v.err), TW_OK);
+  ASSERT_EQ_INT(res.of.i32, 2); /* growth past the image still works */
+  arg = tw_val_i32(3 * 65536);
+  ASSERT_EQ_INT(tw_func_call(v.store, func(i, "get"), &arg, 1, &res, 1,
+                             &v.err), TW_TRAP);
+  /* too short a file, an unaligned offset */
+  ASSERT_EQ_INT(tw_memory_map_image(mem, fd, 0, 3, &v.err), TW_IO);
+  ASSERT_EQ_INT(tw_memory_map_image(mem, fd, 100, 1, &v.err), TW_ARG);
+  close(fd);
+  tw_module_free(m);
+  teardown(&v);
+}
+
 TEST_MAIN()
