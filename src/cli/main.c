@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tensorwasm/trace.h"
 #include "tensorwasm/error.h"
 #include "tensorwasm/wasm.h"
 
@@ -93,7 +94,7 @@ static bool not_exposed(const char *cmd) {
   return false;
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return TW_EXIT_INVALID;
@@ -114,4 +115,19 @@ int main(int argc, char **argv) {
   }
   cli_fail("unknown command \"%s\" (see tensor-wasm --help)", cmd);
   return TW_EXIT_INVALID;
+}
+
+/* Tracing is set up for every command: TENSOR_WASM_LOG filters the lines on
+ * stderr (default warn, as the original CLI) and TENSOR_WASM_OTLP_ENDPOINT
+ * turns on export; spans still queued are flushed before exit. */
+int main(int argc, char **argv) {
+  tw_trace_config cfg;
+  tw_trace_config_default(&cfg);
+  cfg.default_filter = "warn";
+  tw_error err;
+  if (tw_trace_init(&cfg, &err) != TW_OK)
+    fprintf(stderr, "tensor-wasm: tracing disabled: %s\n", err.message);
+  int rc = dispatch(argc, argv);
+  tw_trace_shutdown();
+  return rc;
 }
