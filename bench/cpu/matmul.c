@@ -17,7 +17,7 @@ static void mul(const double *a, const double *b, double *c, int n) {
 }
 
 int main(int argc, char **argv) {
-  int n = (int)bench_size(argc, argv, 600);
+  int n = (int)bench_size(argc, argv, 700);
   size_t nn = (size_t)n * (size_t)n;
   double *a = bench_alloc(sizeof(double) * nn);
   double *b = bench_alloc(sizeof(double) * nn);

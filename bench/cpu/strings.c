@@ -78,7 +78,7 @@ static void reverse_words(char *s) {
 }
 
 int main(int argc, char **argv) {
-  long rounds = bench_size(argc, argv, 40);
+  long rounds = bench_size(argc, argv, 50);
   char *text = bench_alloc(TEXT + 64), *work = bench_alloc(TEXT + 64);
   entry *tab = bench_alloc(sizeof(entry) * TABLE);
   bench_rng r = {11};
