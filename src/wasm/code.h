@@ -134,12 +134,20 @@
 #define TW__IOPK_IF_LOAD(X, id) X(id##_k)
 #define TW__IOPK_IF_STORE(X, id) X(id##_k)
 #define TW__IOPK_IF_CTRL(X, id)
+/* Loads whose address is a constant step from a slot (a[i - 1], p->back):
+ * <id>_pa dst a k offset, ea = (u32)(a + k) + offset — the add wraps at
+ * 32 bits as the wasm it replaces. */
+#define TW__IOPPA_IF_NUM(X, id)
+#define TW__IOPPA_IF_LOAD(X, id) X(id##_pa)
+#define TW__IOPPA_IF_STORE(X, id)
+#define TW__IOPPA_IF_CTRL(X, id)
 
 typedef enum tw__iop {
 #define TW__E(id) TW_IOP_##id,
 #define TW__E2(id, n) TW_IOP_##id,
 #define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__E, id)
 #define TW__WK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__E, id)
+#define TW__WP(byte, id, text, kind, a, b, r, al) TW__IOPPA_IF_##kind(TW__E, id)
 #define TW__C(id, t, op, inv, swp) TW_IOP_br_##id, TW_IOP_br_##id##_imm, \
                                   TW_IOP_##id##_imm,
 #define TW__A(id, t, expr, comm) TW_IOP_##id##_imm,
@@ -149,8 +157,10 @@ typedef enum tw__iop {
   TW_FUSE_CMPS(TW__C)
   TW_FUSE_ARITH(TW__A)
   TW_WASM_OPS(TW__WK)
+  TW_WASM_OPS(TW__WP)
 #undef TW__A
 #undef TW__C
+#undef TW__WP
 #undef TW__WK
 #undef TW__W
 #undef TW__E2

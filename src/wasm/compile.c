@@ -677,6 +677,13 @@ static const op_info ops[256] = {TW_WASM_OPS(TW__I)};
 #define TW__K(byte, id, text, kind, a, b, r, al) [byte] = TW__KV_##kind(id),
 static const uint16_t k_ops[256] = {TW_WASM_OPS(TW__K)};
 #undef TW__K
+#define TW__PV_NUM(id) 0
+#define TW__PV_CTRL(id) 0
+#define TW__PV_STORE(id) 0
+#define TW__PV_LOAD(id) TW_IOP_##id##_pa
+#define TW__P(byte, id, text, kind, a, b, r, al) [byte] = TW__PV_##kind(id),
+static const uint16_t pa_ops[256] = {TW_WASM_OPS(TW__P)};
+#undef TW__P
 /* access width of each load and store: its natural alignment */
 #define TW__WD(byte, id, text, kind, a, b, r, al) [byte] = 1u << al,
 static const uint8_t mem_width[256] = {TW_WASM_OPS(TW__WD)};
@@ -696,12 +703,26 @@ static bool const_address(const compiler *c, uint32_t pos, uint32_t offset,
 }
 
 static void do_load(compiler *c, op_info info, uint8_t wop, uint32_t offset) {
-  uint32_t ea;
-  if (const_address(c, c->h - 1, offset, &ea)) {
+  uint32_t ea, top = c->h - 1;
+  if (const_address(c, top, offset, &ea)) {
     c->h--;
     emit_op(c, k_ops[wop]);
     emit_dst(c);
     emit(c, ea);
+    return;
+  }
+  if (last_is(c, TW_IOP_i32_add_imm, 5) && c->stack[top] == T(c, top) &&
+      c->words[c->last_at + 2] == T(c, top)) {
+    /* the address is a step from a slot: fold the add into the load */
+    uint32_t a = c->words[c->last_at + 3], k = c->words[c->last_at + 4];
+    c->n = (size_t)c->last_at;
+    forget(c);
+    c->h--;
+    emit_op(c, pa_ops[wop]);
+    emit_dst(c);
+    emit(c, a);
+    emit(c, k);
+    emit(c, offset);
     return;
   }
   uint32_t addr = pop(c);

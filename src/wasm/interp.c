@@ -266,6 +266,13 @@ static void host_failure(tw_status st, tw_error *err) {
     memcpy(&v, mem + (uint64_t)pc[3], sizeof v);                            \
     P_##TR(2, conv v);                                                      \
     NEXT(4);                                                                \
+  }                                                                         \
+  OP(id##_pa) {                                                             \
+    CT v;                                                                   \
+    memcpy(&v, mem + (uint64_t)(uint32_t)(G_u32(3) + pc[4]) + pc[5],        \
+           sizeof v);                                                       \
+    P_##TR(2, conv v);                                                      \
+    NEXT(6);                                                                \
   }
 /* addr val offset; the _k form: val ea */
 #define STORE(id, CT, TV)                                                   \
@@ -471,7 +478,9 @@ __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
       TW_IOPS_CONTROL(TW__L2) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
       TW_FUSE_CMPS(TW__C) TW_FUSE_ARITH(TW__A)
 #define TW__WK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__L, id)
-      TW_WASM_OPS(TW__WK)
+#define TW__WP(byte, id, text, kind, a, b, r, al) TW__IOPPA_IF_##kind(TW__L, id)
+      TW_WASM_OPS(TW__WK) TW_WASM_OPS(TW__WP)
+#undef TW__WP
 #undef TW__WK
 #undef TW__A
 #undef TW__C

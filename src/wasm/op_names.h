@@ -15,6 +15,9 @@ static inline const char *tw__iop_name(int op) {
           TW_FUSE_CMPS(TW__C) TW_FUSE_ARITH(TW__A)
 #define TW__WK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__NM, id)
               TW_WASM_OPS(TW__WK)
+#define TW__WP(byte, id, text, kind, a, b, r, al) TW__IOPPA_IF_##kind(TW__NM, id)
+                  TW_WASM_OPS(TW__WP)
+#undef TW__WP
 #undef TW__WK
 #undef TW__A
 #undef TW__C

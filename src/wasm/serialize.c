@@ -53,9 +53,12 @@ static uint32_t build_id(void) {
 #define TW__NA(id, t, expr, comm) [TW_IOP_##id##_imm] = 3,
 #define TW__NK1(id) [TW_IOP_##id] = 2,
 #define TW__NK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__NK1, id)
+#define TW__NP1(id) [TW_IOP_##id] = 4,
+#define TW__NP(byte, id, text, kind, a, b, r, al) TW__IOPPA_IF_##kind(TW__NP1, id)
 static const int8_t operand_words[TW_IOP_COUNT] = {
     TW_IOPS_CONTROL(TW__N2) TW_WASM_OPS(TW__NW) TW_WASM_FC_OPS(TW__NW)
-        TW_FUSE_CMPS(TW__NC) TW_FUSE_ARITH(TW__NA) TW_WASM_OPS(TW__NK)};
+        TW_FUSE_CMPS(TW__NC) TW_FUSE_ARITH(TW__NA) TW_WASM_OPS(TW__NK)
+            TW_WASM_OPS(TW__NP)};
 
 uint32_t tw__iop_length(tw__iop op, const uint32_t *pc) {
   int n = operand_words[op];
