@@ -158,6 +158,9 @@ void tw_store_free(tw_store_t *store);
 /* Asks running wasm code in this store to stop with TW_TRAP_INTERRUPTED at
  * its next loop back-edge or call.  Safe to call from any thread. */
 void tw_store_interrupt(tw_store_t *store);
+/* Withdraws an interrupt request that running code has not seen yet (one
+ * that arrived as a call was returning), so the next call runs normally. */
+void tw_store_clear_interrupt(tw_store_t *store);
 /* Limits fuel: each loop back-edge and call costs one unit; at zero the call
  * traps with TW_TRAP_OUT_OF_FUEL.  UINT64_MAX (the default) means no limit. */
 void tw_store_set_fuel(tw_store_t *store, uint64_t fuel);

@@ -376,7 +376,6 @@ void tw_exec_free(tw_exec_t *exec) {
   tw__ticker_stop(exec);
   tw__cache_free(exec->cache);
   for (int i = 0; i < exec->nprofiles; i++) {
-    if (exec->profiles[i].drain) tw_module_free(exec->profiles[i].drain);
     tw_engine_free(exec->profiles[i].engine);
   }
   for (size_t b = 0; b < TW__EXEC_TENANT_BUCKETS; b++) {

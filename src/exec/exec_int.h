@@ -50,7 +50,6 @@ typedef struct tw__exec_run {
 typedef struct tw__exec_profile {
   uint32_t memory_pages, table_elements, call_depth;
   tw_engine_t *engine;
-  tw_module_t *drain;           /* see instance.c: clears a stale interrupt */
 } tw__exec_profile;
 
 /* Effective limits of one spawn. */

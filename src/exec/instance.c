@@ -15,9 +15,8 @@
  * it.  When the ticker or terminate interrupts a call in the instant it
  * returns, the request outlives the call, and the instance's next call
  * would stop at once.  The call path notices (it was interrupted, yet did
- * not trap with TW_TRAP_INTERRUPTED) and, before the next call, runs a
- * two-function "drain" module in the same store whose one call consumes
- * the request. */
+ * not trap with TW_TRAP_INTERRUPTED) and withdraws the request with
+ * tw_store_clear_interrupt before the next call. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,16 +39,6 @@ struct tw__exec_rec {
   char label[24];               /* decimal id */
   tw__exec_rec *chain;
 };
-
-/* (module (func $f) (func (export "d") call $f)): one call, which is
- * where a pending interrupt is taken. */
-static const uint8_t drain_wasm[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, /* magic, version */
-    0x01, 0x04, 0x01, 0x60, 0x00, 0x00,             /* type () -> () */
-    0x03, 0x03, 0x02, 0x00, 0x00,                   /* two functions */
-    0x07, 0x05, 0x01, 0x01, 'd', 0x00, 0x01,        /* export "d" = 1 */
-    0x0a, 0x09, 0x02, 0x02, 0x00, 0x0b,             /* $f: nothing */
-    0x04, 0x00, 0x10, 0x00, 0x0b};                  /* d: call $f */
 
 /* ---- spans ------------------------------------------------------------------ */
 
@@ -337,35 +326,6 @@ static tw_status check_signature(const tw_func_t *f, const char *name,
   return TW_OK;
 }
 
-static tw_module_t *drain_module(tw_exec_t *exec, int p) {
-  pthread_mutex_lock(&exec->mu);
-  tw__exec_profile *prof = &exec->profiles[p];
-  if (!prof->drain &&
-      tw_module_new(prof->engine, drain_wasm, sizeof drain_wasm, &prof->drain,
-                    NULL) != TW_OK)
-    prof->drain = NULL;
-  tw_module_t *m = prof->drain;
-  pthread_mutex_unlock(&exec->mu);
-  return m;
-}
-
-/* Consumes a stale interrupt request (see the top of this file). */
-static tw_status drain(tw_exec_t *exec, tw__exec_rec *r, tw_exec_error *err) {
-  tw_module_t *m = drain_module(exec, r->profile);
-  tw_instance_t *inst;
-  tw_extern d;
-  tw_error e;
-  if (!m || tw_instance_new(r->run.store, m, NULL, 0, &inst, &e) != TW_OK ||
-      tw_instance_export(inst, "d", 1, &d) != TW_OK)
-    return tw__exec_set_error(err, TW_EXEC_ERR_INTERNAL, TW_NOMEM,
-                              "cannot clear an interrupt request");
-  tw_status st = tw_func_call(r->run.store, d.of.func, NULL, 0, NULL, 0, &e);
-  if (st != TW_OK && !(st == TW_TRAP && e.trap == TW_TRAP_INTERRUPTED))
-    return tw__exec_from_engine(err, TW_EXEC_ERR_INTERNAL, &e);
-  r->stale = false;
-  return TW_OK;
-}
-
 /* Copies bytes [from, end) of a captured stream into *data. */
 static void take_output(tw_wasi_t *wasi, uint32_t fd, size_t from,
                         uint8_t **data, size_t *len) {
@@ -444,7 +404,10 @@ static tw_status call_locked(tw_exec_t *exec, tw__exec_rec *r,
   if ((st = find_func(r, name, &f, err)) != TW_OK ||
       (st = check_signature(f, name, args, nargs, err)) != TW_OK)
     return st;
-  if (r->stale && (st = drain(exec, r, err)) != TW_OK) return st;
+  if (r->stale) {
+    tw_store_clear_interrupt(r->run.store);
+    r->stale = false;
+  }
   size_t nr = tw_func_result_count(f);
   tw_val *results = calloc(nr + 1, sizeof *results);
   if (!results)

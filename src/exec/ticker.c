@@ -8,7 +8,7 @@
  * instance.  A store is interrupted only while its call is in flight
  * (checked under run_mu); a call that ends in the same instant may still
  * see the request afterwards, which instance.c clears before the next call
- * (see drain there).
+ * (tw_store_clear_interrupt).
  *
  * WASI is woken one tick after the store: a guest that is executing stops
  * at its next back-edge within that tick, so only a guest blocked in a

@@ -342,6 +342,7 @@ tw_status tw_module_new(tw_engine_t *engine, const uint8_t *bytes, size_t len,
   st = tw__module_validate(&mod->m, err);
   if (st == TW_OK) st = tw__intern_types(mod, err);
   if (st == TW_OK) st = tw__module_compile(mod, err);
+  if (st == TW_OK) tw__sha256(mod->m.bytes, mod->m.len, mod->hash);
   if (st != TW_OK) {
     module_destroy(mod);
     return st;
@@ -461,6 +462,10 @@ void tw_store_free(tw_store_t *s) {
   free(s->objects);
   free(s->object_kinds);
   free(s);
+}
+
+void tw_store_clear_interrupt(tw_store_t *s) {
+  if (s) atomic_fetch_and(&s->checks, ~TW__CHECK_INTERRUPT);
 }
 
 void tw_store_interrupt(tw_store_t *s) {

@@ -8,7 +8,7 @@
  *
  * Layout (little-endian):
  *   "TWMC" | u32 format | u32 build id | u8[32] sha256(payload) | payload
- *   payload = u64 nbytes | bytes | u32 nbodies |
+ *   payload = u8[32] module hash | u64 nbytes | bytes | u32 nbodies |
  *             per body: u32 nwords nparams nresults nlocals frame_size |
  *                       u32 words[nwords]
  * The reader trusts nothing it has not checked: sizes against the blob,
@@ -27,7 +27,7 @@
 
 /* Changes whenever the internal code changes shape. */
 static uint32_t build_id(void) {
-  return 0x54570000u ^ ((uint32_t)TW_IOP_COUNT << 4) ^ 1u;
+  return 0x54570000u ^ ((uint32_t)TW_IOP_COUNT << 4) ^ 2u;
 }
 
 /* ---- instruction lengths -------------------------------------------------*/
@@ -175,6 +175,7 @@ tw_status tw_module_serialize(const tw_module_t *mod, uint8_t **out,
   buf b = {0};
   uint8_t header[BLOB_HEADER] = {0};
   put(&b, header, sizeof header);
+  put(&b, mod->hash, 32); /* checked below by the checksum: not recomputed */
   put32(&b, (uint32_t)m->len);
   put32(&b, (uint32_t)((uint64_t)m->len >> 32));
   put(&b, m->bytes, m->len);
@@ -283,6 +284,9 @@ tw_status tw_module_deserialize(tw_engine_t *engine, const uint8_t *blob,
   if (st != TW_OK) return st;
   rd r = {blob + BLOB_HEADER, blob + len};
   uint32_t lo = 0, hi = 0, nbodies = 0;
+  if (r.end - r.p < 32) return bad(err, "truncated module hash");
+  const uint8_t *hash = r.p;
+  r.p += 32;
   get32(&r, &lo);
   get32(&r, &hi);
   uint64_t nbytes = (uint64_t)hi << 32 | lo;
@@ -313,6 +317,7 @@ tw_status tw_module_deserialize(tw_engine_t *engine, const uint8_t *blob,
   }
   st = tw__intern_types(mod, err);
   if (st != TW_OK) goto fail;
+  memcpy(mod->hash, hash, 32);
   *out = mod;
   return TW_OK;
 fail:
@@ -321,7 +326,11 @@ fail:
 }
 
 void tw_module_hash(const tw_module_t *mod, uint8_t out[32]) {
-  SHA256(mod->m.bytes, mod->m.len, out);
+  memcpy(out, mod->hash, 32);
+}
+
+void tw__sha256(const uint8_t *data, size_t len, uint8_t out[32]) {
+  SHA256(data, len, out);
 }
 
 uint32_t tw_module_min_memory_pages(const tw_module_t *mod) {

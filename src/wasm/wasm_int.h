@@ -204,6 +204,7 @@ struct tw_module {
   tw__module m;
   tw_engine_t *engine;
   atomic_int refs;
+  uint8_t hash[32]; /* SHA-256 of m.bytes, set before the module is shared */
 };
 
 /* runtime.c: a new module decoded from bytes (copied), not yet validated
@@ -211,6 +212,8 @@ struct tw_module {
 tw_status tw__module_begin(tw_engine_t *engine, const uint8_t *bytes,
                            size_t len, tw_module_t **out, tw_error *err);
 void tw__module_abort(tw_module_t *mod);
+/* serialize.c: SHA-256 (OpenSSL). */
+void tw__sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 /* Interns the module's types into m.type_ids. */
 tw_status tw__intern_types(tw_module_t *mod, tw_error *err);
 
