@@ -43,7 +43,7 @@ int cli_parse_word(const char *s, tw_valtype t, tw_val *out);
 
 /* Parses --args JSON (an array) against the function's parameter types.
  * On failure prints a one-line error and returns -1.  *out is malloc'd. */
-int cli_parse_json_args(const char *json, const tw_func_t *fn,
+int cli_parse_json_args(const char *json, const tw_valtype *types, size_t np,
                         const char *fn_name, tw_val **out, size_t *n);
 
 /* Prints results as the original does: "ok" for none, the bare value for

@@ -8,16 +8,15 @@
  * (the older `--invoke NAME 1 2` form) and guest arguments otherwise (the
  * wasmtime habit: `run app.wasm a b`).  The guest's argv[0] is FILE.
  *
- * A deadline is a watchdog thread that, when it fires, interrupts the
- * store (the guest stops at its next loop back-edge or call) and the WASI
- * context (a guest blocked in poll_oneoff or a read wakes up). */
-#include <errno.h>
-#include <pthread.h>
+ * The run goes through the executor like every gateway invocation: its
+ * ticker enforces --timeout (the guest stops at its next loop back-edge or
+ * call, and a guest blocked in poll_oneoff or a read wakes up), and the
+ * executor's spans describe it. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "tensorwasm/exec.h"
 #include "tensorwasm/wasi.h"
 
 #define MAX_LIST 256
@@ -197,75 +196,6 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
   return 0;
 }
 
-/* ---- watchdog ---------------------------------------------------------- */
-
-typedef struct watchdog {
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  bool done, fired, started;
-  uint64_t ns;
-  tw_store_t *store;
-  tw_wasi_t *wasi;
-} watchdog;
-
-static void *watchdog_main(void *arg) {
-  watchdog *w = arg;
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += (time_t)(w->ns / 1000000000u);
-  until.tv_nsec += (long)(w->ns % 1000000000u);
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
-  pthread_mutex_lock(&w->lock);
-  while (!w->done) {
-    if (pthread_cond_timedwait(&w->cond, &w->lock, &until) == ETIMEDOUT) {
-      w->fired = true;
-      tw_store_interrupt(w->store);
-      tw_wasi_interrupt(w->wasi);
-      break;
-    }
-  }
-  pthread_mutex_unlock(&w->lock);
-  return NULL;
-}
-
-static int watchdog_start(watchdog *w, uint64_t ns, tw_store_t *store,
-                          tw_wasi_t *wasi) {
-  pthread_condattr_t attr;
-  memset(w, 0, sizeof *w);
-  w->ns = ns;
-  w->store = store;
-  w->wasi = wasi;
-  pthread_mutex_init(&w->lock, NULL);
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&w->cond, &attr);
-  pthread_condattr_destroy(&attr);
-  if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0) {
-    cli_fail("--timeout: cannot start the timer thread");
-    return -1;
-  }
-  w->started = true;
-  return 0;
-}
-
-/* Stops the watchdog; true if it had fired. */
-static bool watchdog_stop(watchdog *w) {
-  if (!w->started) return false;
-  pthread_mutex_lock(&w->lock);
-  w->done = true;
-  pthread_cond_signal(&w->cond);
-  pthread_mutex_unlock(&w->lock);
-  pthread_join(w->thread, NULL);
-  pthread_cond_destroy(&w->cond);
-  pthread_mutex_destroy(&w->lock);
-  w->started = false;
-  return w->fired;
-}
-
 /* ---- running ----------------------------------------------------------- */
 
 /* Prints why a module was rejected, with the byte offset when known. */
@@ -278,54 +208,63 @@ static void print_load_error(const char *path, const tw_error *err) {
     cli_fail("%s: %s", path, buf);
 }
 
-/* After a trap: the guest's exit code if it called proc_exit, else the
- * trap's message and backtrace and TW_EXIT_TRAP. */
-static int finish_trap(tw_wasi_t *wasi, const tw_error *err, bool timed_out,
-                       const run_opts *o) {
-  uint32_t code;
-  if (tw_wasi_exited(wasi, &code)) {
-    if (code <= TW_EXIT_GUEST_MAX) return (int)code;
-    cli_fail("guest exit code %u is above %d; exiting with %d",
-             code, TW_EXIT_GUEST_MAX, TW_EXIT_GUEST_MAX);
-    return TW_EXIT_GUEST_MAX;
-  }
-  char buf[4096];
-  tw_error_format(err, buf, sizeof buf);
-  if (timed_out)
-    fprintf(stderr, "tensor-wasm: %s: timed out after %s\n", o->path, o->timeout_text);
-  fprintf(stderr, "trap: %s\n", buf);
-  return TW_EXIT_TRAP;
+/* A guest's proc_exit code as our exit status. */
+static int exit_status(uint32_t code) {
+  if (code <= TW_EXIT_GUEST_MAX) return (int)code;
+  cli_fail("guest exit code %u is above %d; exiting with %d", code,
+           TW_EXIT_GUEST_MAX, TW_EXIT_GUEST_MAX);
+  return TW_EXIT_GUEST_MAX;
 }
 
-/* Finds NAME, or _start, or main. */
-static int find_entry(tw_instance_t *inst, const char *name, tw_func_t **out,
-                      const char **chosen) {
-  static const char *const defaults[] = {"_start", "main"};
-  tw_extern ext;
-  for (size_t i = 0; i < (name ? 1u : 2u); i++) {
-    const char *n = name ? name : defaults[i];
-    if (tw_instance_export(inst, n, strlen(n), &ext) != TW_OK) continue;
-    if (ext.kind != TW_EXTERN_FUNC) {
-      cli_fail("export \"%s\" is not a function", n);
-      return -1;
-    }
-    *out = ext.of.func;
-    *chosen = n;
-    return 0;
+/* A failed spawn or call: the message, and the documented exit status. */
+static int report(const run_opts *o, const char *what, const tw_exec_error *xe) {
+  char buf[4096];
+  switch (xe->kind) {
+    case TW_EXEC_ERR_TIMEOUT:
+      fflush(stdout);
+      fprintf(stderr, "tensor-wasm: %s: timed out after %s\n", o->path,
+              o->timeout_text);
+      fprintf(stderr, "trap: %s\n", tw_trap_message(TW_TRAP_INTERRUPTED));
+      return TW_EXIT_TRAP;
+    case TW_EXEC_ERR_TRAP:
+    case TW_EXEC_ERR_FUEL_EXHAUSTED:
+    case TW_EXEC_ERR_CALL_DEPTH_EXCEEDED:
+      fflush(stdout);
+      tw_error_format(&xe->base, buf, sizeof buf);
+      fprintf(stderr, "trap: %s\n", buf);
+      return TW_EXIT_TRAP;
+    case TW_EXEC_ERR_INVALID_MODULE:
+    case TW_EXEC_ERR_MODULE_TOO_LARGE:
+      print_load_error(o->path, &xe->base);
+      return TW_EXIT_INVALID;
+    case TW_EXEC_ERR_MISSING_EXPORT:
+      cli_fail("module has no export named \"%s\"", what);
+      return TW_EXIT_INVALID;
+    case TW_EXEC_ERR_INVALID_ARGS:
+    case TW_EXEC_ERR_TOO_MANY_ARGS:
+      cli_fail("%s: %s", what, xe->base.message);
+      return TW_EXIT_INVALID;
+    default:
+      cli_fail("%s: %s", what, xe->base.message);
+      return TW_EXIT_ERROR;
   }
-  if (name)
-    cli_fail("module has no export named \"%s\"", name);
-  else
-    cli_fail("module exports neither _start nor main; name one with --export");
-  return -1;
+}
+
+/* The export to call: NAME, or _start, or main. */
+static const char *entry_name(const run_opts *o, tw_exec_module_t *m) {
+  if (o->export_name) return o->export_name;
+  if (tw_exec_module_has_export(m, "_start")) return "_start";
+  if (tw_exec_module_has_export(m, "main")) return "main";
+  cli_fail("module exports neither _start nor main; name one with --export");
+  return NULL;
 }
 
 /* Builds the call's arguments from --args or the WORDS; -1 on a bad one. */
-static int build_args(const run_opts *o, tw_func_t *fn, const char *name,
-                      tw_val **out, size_t *n) {
-  size_t np = tw_func_param_count(fn);
+static int build_args(const run_opts *o, const tw_valtype *types, size_t np,
+                      const char *name, tw_val **out, size_t *n) {
   size_t nwords = o->export_name ? o->nwords : 0; /* else guest args */
-  if (o->json_args) return cli_parse_json_args(o->json_args, fn, name, out, n);
+  if (o->json_args)
+    return cli_parse_json_args(o->json_args, types, np, name, out, n);
   if (nwords != np) {
     cli_fail("%s takes %zu argument%s, got %zu", name, np, np == 1 ? "" : "s",
              nwords);
@@ -334,10 +273,9 @@ static int build_args(const run_opts *o, tw_func_t *fn, const char *name,
   tw_val *v = calloc(np + 1, sizeof *v);
   if (!v) return -1;
   for (size_t i = 0; i < np; i++) {
-    tw_valtype t = tw_func_param_type(fn, i);
-    if (cli_parse_word(o->words[i], t, &v[i]) != 0) {
+    if (cli_parse_word(o->words[i], types[i], &v[i]) != 0) {
       cli_fail("argument %zu of %s: \"%s\" is not a valid %s", i + 1, name,
-               o->words[i], tw_valtype_name(t));
+               o->words[i], tw_valtype_name(types[i]));
       free(v);
       return -1;
     }
@@ -347,37 +285,33 @@ static int build_args(const run_opts *o, tw_func_t *fn, const char *name,
   return 0;
 }
 
-static tw_status make_wasi(const run_opts *o, tw_wasi_t **out, tw_error *err) {
-  const char *argv[MAX_LIST + 1];
+/* The guest's argv: FILE, then the words (when no export was named: the
+ * wasmtime habit `run app.wasm a b`), then what follows `--`. */
+static size_t guest_argv(const run_opts *o, const char **argv) {
   size_t argc = 0;
   argv[argc++] = o->path;
-  bool words_are_guest = !o->export_name; /* wasmtime's `run app.wasm a b` */
-  for (size_t i = 0; words_are_guest && i < o->nwords; i++) argv[argc++] = o->words[i];
-  for (size_t i = 0; i < o->nguest && argc <= MAX_LIST; i++) argv[argc++] = o->guest_args[i];
-  tw_wasi_config cfg = {.args = argv, .nargs = argc, .env = o->env,
-                        .nenv = o->nenv, .preopens = o->dirs,
-                        .npreopens = o->ndirs};
-  for (int i = 0; i < 3; i++)
-    cfg.stdio[i] = (tw_wasi_stdio){.kind = TW_WASI_STDIO_FD, .host_fd = i};
-  return tw_wasi_new(&cfg, out, err);
+  for (size_t i = 0; !o->export_name && i < o->nwords; i++)
+    argv[argc++] = o->words[i];
+  for (size_t i = 0; i < o->nguest && argc <= MAX_LIST; i++)
+    argv[argc++] = o->guest_args[i];
+  return argc;
 }
 
+/* Everything goes through the executor, as the gateway's invocations do:
+ * the same limits, deadlines, spans and module cache. */
 static int run_module(run_opts *o) {
   uint8_t *bytes = NULL;
-  size_t len = 0, nimports = 0, nargs = 0;
-  tw_engine_t *engine = NULL;
-  tw_module_t *module = NULL;
-  tw_store_t *store = NULL;
-  tw_wasi_t *wasi = NULL;
-  tw_instance_t *inst = NULL;
-  tw_extern *imports = NULL;
-  tw_func_t *fn = NULL;
-  tw_val *params = NULL, *results = NULL;
-  watchdog dog = {.started = false};
-  const char *chosen = NULL;
-  tw_error err;
+  size_t len = 0, nargs = 0, np = 0;
+  tw_exec_t *exec = NULL;
+  tw_exec_module_t *module = NULL;
+  tw_instance_id id = 0;
+  bool spawned = false;
+  tw_val *params = NULL;
+  tw_valtype types[TW_EXEC_MAX_ARGS];
+  tw_exec_result r = {0};
+  tw_exec_error xe;
   int rc = TW_EXIT_ERROR;
-  tw_error_clear(&err);
+  memset(&xe, 0, sizeof xe);
 
   if (o->export_name && o->json_args && o->nwords) {
     cli_fail("give the arguments either as words or with --args, not both");
@@ -385,72 +319,63 @@ static int run_module(run_opts *o) {
     goto done;
   }
   if (cli_read_file(o->path, &bytes, &len) != 0) goto done;
-  tw_engine_config ecfg = {0};
-  if (o->max_memory) {
-    uint64_t pages = o->max_memory / 65536;
-    ecfg.max_memory_pages = pages > 65536 ? 65536 : (uint32_t)pages;
-  }
-  if (tw_engine_new(&ecfg, &engine, &err) != TW_OK) {
-    cli_fail("engine: %s", err.message);
+  tw_exec_config ecfg = {.max_memory_bytes = o->max_memory ? o->max_memory
+                                                           : 4ull << 30,
+                         .max_module_bytes = len > (64u << 20) ? len : 0};
+  if (tw_exec_new(&ecfg, &exec, &xe) != TW_OK) {
+    cli_fail("executor: %s", xe.base.message);
     goto done;
   }
-  if (tw_module_new(engine, bytes, len, &module, &err) != TW_OK) {
-    print_load_error(o->path, &err);
-    rc = err.status == TW_NOMEM ? TW_EXIT_ERROR : TW_EXIT_INVALID;
+  if (tw_exec_module_load(exec, bytes, len, &module, &xe) != TW_OK) {
+    rc = report(o, o->path, &xe);
     goto done;
   }
-  if (make_wasi(o, &wasi, &err) != TW_OK) {
-    cli_fail("%s", err.message);
-    goto done;
-  }
-  if (tw_store_new(engine, &store, &err) != TW_OK) {
-    cli_fail("store: %s", err.message);
-    goto done;
-  }
-  nimports = tw_module_import_count(module);
-  imports = calloc(nimports + 1, sizeof *imports);
-  if (!imports) goto done;
-  if (tw_wasi_resolve_imports(wasi, store, module, imports, nimports, &err) != TW_OK) {
-    cli_fail("%s: %s", o->path, err.message);
-    goto done;
-  }
-  if (o->timeout_ns && watchdog_start(&dog, o->timeout_ns, store, wasi) != 0) goto done;
-  if (tw_instance_new(store, module, imports, nimports, &inst, &err) != TW_OK) {
-    bool timed_out = watchdog_stop(&dog);
-    if (err.status == TW_TRAP) rc = finish_trap(wasi, &err, timed_out, o);
-    else cli_fail("%s: %s", o->path, err.message);
-    goto done;
-  }
-  if (find_entry(inst, o->export_name, &fn, &chosen) != 0 ||
-      build_args(o, fn, chosen, &params, &nargs) != 0) {
+  const char *name = entry_name(o, module);
+  if (!name) {
     rc = TW_EXIT_INVALID;
     goto done;
   }
-  size_t nr = tw_func_result_count(fn);
-  results = calloc(nr + 1, sizeof *results);
-  if (!results) goto done;
-  tw_status s = tw_func_call(store, fn, params, nargs, results, nr, &err);
-  bool timed_out = watchdog_stop(&dog);
-  if (s == TW_TRAP) {
-    fflush(stdout);
-    rc = finish_trap(wasi, &err, timed_out, o);
+  const char *argv[MAX_LIST + 1];
+  tw_wasi_config wcfg = {.args = argv, .nargs = guest_argv(o, argv),
+                         .env = o->env, .nenv = o->nenv, .preopens = o->dirs,
+                         .npreopens = o->ndirs};
+  for (int i = 0; i < 3; i++)
+    wcfg.stdio[i] = (tw_wasi_stdio){.kind = TW_WASI_STDIO_FD, .host_fd = i};
+  uint64_t deadline_ms = (o->timeout_ns + 999999) / 1000000;
+  tw_spawn_config scfg = {.deadline_ms = deadline_ms, .wasi = &wcfg};
+  if (tw_exec_spawn_instance_module(exec, &scfg, module, &id, &xe) != TW_OK) {
+    rc = r.exited ? exit_status(r.exit_code) : report(o, o->path, &xe);
     goto done;
   }
-  if (s != TW_OK) {
-    cli_fail("%s: %s", chosen, err.message);
+  spawned = true;
+  if (tw_exec_export_params(exec, id, name, types, TW_EXEC_MAX_ARGS, &np,
+                            &xe) != TW_OK) {
+    rc = report(o, name, &xe);
     goto done;
   }
-  if (strcmp(chosen, "_start") != 0) cli_print_results(stdout, results, nr);
+  if (np > TW_EXEC_MAX_ARGS ||
+      build_args(o, types, np, name, &params, &nargs) != 0) {
+    rc = TW_EXIT_INVALID;
+    goto done;
+  }
+  spawned = false; /* the call below terminates it whatever happens */
+  if (tw_exec_call_export_with_args_then_terminate(exec, id, name, params,
+                                                   nargs, &r, &xe) != TW_OK) {
+    rc = report(o, name, &xe);
+    goto done;
+  }
+  if (r.exited) {
+    rc = exit_status(r.exit_code);
+    goto done;
+  }
+  if (strcmp(name, "_start") != 0) cli_print_results(stdout, r.values, r.count);
   rc = TW_EXIT_OK;
 done:
-  watchdog_stop(&dog);
-  free(results);
+  if (spawned) tw_exec_terminate(exec, id, NULL);
+  tw_exec_result_free(&r);
   free(params);
-  free(imports);
-  if (store) tw_store_free(store);
-  tw_wasi_free(wasi);
-  if (module) tw_module_free(module);
-  if (engine) tw_engine_free(engine);
+  tw_exec_module_free(module);
+  tw_exec_free(exec);
   free(bytes);
   return rc;
 }

@@ -138,7 +138,7 @@ static const char *json_to_val(const json_t *j, tw_valtype t, tw_val *out) {
   return "not a number";
 }
 
-int cli_parse_json_args(const char *text, const tw_func_t *fn,
+int cli_parse_json_args(const char *text, const tw_valtype *types, size_t np,
                         const char *fn_name, tw_val **out, size_t *n) {
   json_error_t jerr;
   tw_val *vals = NULL;
@@ -153,7 +153,7 @@ int cli_parse_json_args(const char *text, const tw_func_t *fn,
              json_is_object(root) ? "an object" : "a single value");
     goto done;
   }
-  size_t count = json_array_size(root), np = tw_func_param_count(fn);
+  size_t count = json_array_size(root);
   if (count != np) {
     cli_fail("%s takes %zu argument%s, --args gives %zu", fn_name, np,
              np == 1 ? "" : "s", count);
@@ -165,7 +165,7 @@ int cli_parse_json_args(const char *text, const tw_func_t *fn,
     goto done;
   }
   for (size_t i = 0; i < count; i++) {
-    tw_valtype t = tw_func_param_type(fn, i);
+    tw_valtype t = types[i];
     json_t *j = json_array_get(root, i);
     const char *why = json_to_val(j, t, &vals[i]);
     if (why) {
