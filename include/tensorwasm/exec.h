@@ -188,6 +188,9 @@ typedef struct tw_spawn_config {
    * config (see wasi.h); it replaces argv/env/input and the output capture
    * (streams it sets to TW_WASI_STDIO_BUFFER are still captured). */
   const struct tw_wasi_config *wasi;
+  /* The wasi:cuda capability (embedder or per-tenant policy): when false a
+   * guest importing wasi:cuda links, but every call returns -1. */
+  bool gpu;
 } tw_spawn_config;
 
 /* ---- results -------------------------------------------------------------- */

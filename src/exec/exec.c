@@ -226,6 +226,40 @@ static tw_status instantiate_error(tw_exec_error *err, const tw_error *e,
   return tw__exec_from_engine(err, kind, e);
 }
 
+/* WASI first; what it does not know may be wasi:cuda (its context made on
+ * first need, the capability as the spawn config grants); anything else
+ * is refused by name. */
+static tw_status resolve_imports(const tw_spawn_config *cfg,
+                                 tw__exec_run *run, tw_module_t *mod,
+                                 tw_extern *imports, size_t n, tw_error *e) {
+  for (size_t i = 0; i < n; i++) {
+    tw_status st =
+        tw_wasi_resolve_import(run->wasi, run->store, mod, i, &imports[i], e);
+    if (st != TW_NOT_FOUND) {
+      if (st != TW_OK) return st;
+      continue;
+    }
+    if (!run->cuda) {
+      tw_cuda_config cc = {.enabled = cfg->gpu, .tenant_id = cfg->tenant_id};
+      if ((st = tw_cuda_new(&cc, &run->cuda, e)) != TW_OK) return st;
+    }
+    st = tw_cuda_resolve_import(run->cuda, run->store, mod, i, &imports[i], e);
+    if (st != TW_NOT_FOUND) {
+      if (st != TW_OK) return st;
+      continue;
+    }
+    tw_import_desc d = tw_module_import(mod, i);
+    tw_error_clear(e);
+    e->status = TW_UNLINKABLE;
+    snprintf(e->message, sizeof e->message,
+             "import %zu \"%.*s\" \"%.*s\": not a WASI import (nor wasi:cuda)",
+             i, (int)(d.module.len > 64 ? 64 : d.module.len), d.module.data,
+             (int)(d.name.len > 64 ? 64 : d.name.len), d.name.data);
+    return TW_UNLINKABLE;
+  }
+  return TW_OK;
+}
+
 tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
                                tw_module_t *mod, const tw_spawn_config *cfg,
                                uint64_t start_deadline_ms, tw__exec_run *run,
@@ -247,8 +281,8 @@ tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
       goto fail;
     }
     if ((st = make_wasi(cfg, &run->wasi, &e)) != TW_OK ||
-        (st = tw_wasi_resolve_imports(run->wasi, run->store, mod, imports,
-                                      nimports, &e)) != TW_OK) {
+        (st = resolve_imports(cfg, run, mod, imports, nimports, &e)) !=
+            TW_OK) {
       st = tw__exec_from_engine(err, TW_EXEC_ERR_ENGINE, &e);
       goto fail;
     }
@@ -275,10 +309,12 @@ tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
   return TW_OK;
 fail:
   free(imports);
+  tw_cuda_release(run->cuda);
   if (run->store) tw_store_free(run->store);
   tw_wasi_free(run->wasi);
   run->store = NULL;
   run->wasi = NULL;
+  run->cuda = NULL;
   *inst = NULL;
   return st;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tensorwasm/cuda.h"
 #include "tensorwasm/exec.h"
 #include "tensorwasm/metrics.h"
 #include "tensorwasm/trace.h"
@@ -36,6 +37,7 @@ enum { TW__RUN_NONE = 0, TW__RUN_DEADLINE = 1, TW__RUN_TERMINATE = 2 };
 typedef struct tw__exec_run {
   tw_store_t *store;
   tw_wasi_t *wasi;              /* NULL when the module imports nothing */
+  tw_cuda_t *cuda;              /* NULL unless it imports wasi:cuda */
   bool in_call;
   bool cancelled;               /* terminated: no call may start */
   int reason;                   /* TW__RUN_* set by ticker / terminate */
@@ -102,6 +104,7 @@ typedef struct tw__exec_pool tw__exec_pool;
 typedef struct tw__exec_slot {
   tw_store_t *store;
   tw_wasi_t *wasi;
+  tw_cuda_t *cuda;
   tw_instance_t *inst;
 } tw__exec_slot;
 

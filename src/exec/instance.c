@@ -107,7 +107,7 @@ static tw__exec_rec *rec_remove(tw_exec_t *exec, tw_instance_id id) {
 
 static void rec_put(tw_exec_t *exec, tw__exec_rec *r) {
   if (atomic_fetch_sub(&r->refs, 1) != 1) return;
-  tw__exec_slot slot = {r->run.store, r->run.wasi, r->inst};
+  tw__exec_slot slot = {r->run.store, r->run.wasi, r->run.cuda, r->inst};
   tw__pool_discard(exec->pool, &slot);
   tw_exec_module_free(r->module);
   pthread_mutex_destroy(&r->call_mu);
@@ -203,6 +203,7 @@ static tw_status spawn_with(tw_exec_t *exec, const tw_spawn_config *cfg,
   if (try_pool && tw__pool_draw(exec->pool, cfg->tenant_id, m, p, &slot)) {
     r->run.store = slot.store;
     r->run.wasi = slot.wasi;
+    r->run.cuda = slot.cuda;
     r->inst = slot.inst;
   } else {
     uint64_t start_ms = exec->cfg.start_deadline_ms;
@@ -605,7 +606,8 @@ tw_status tw_exec_invoke(tw_exec_t *exec, const tw_spawn_config *cfg,
     args = cfg->args;
     nargs = cfg->args ? cfg->nargs : 0;
   }
-  bool poolable = exec && exec->pool && !cfg->input_len && !cfg->argv &&
+  bool poolable = exec && exec->pool && !cfg->gpu && !cfg->input_len &&
+                  !cfg->argv &&
                   !cfg->env && !cfg->wasi;
   tw_instance_id id;
   tw_status st = spawn_module(exec, cfg, module, NULL, 0, poolable, &id, err);

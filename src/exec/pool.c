@@ -46,6 +46,7 @@ struct tw__exec_pool {
 };
 
 static void slot_free(tw__exec_slot *s) {
+  tw_cuda_release(s->cuda); /* every device resource, trapped or not */
   if (s->store) tw_store_free(s->store);
   tw_wasi_free(s->wasi);
   memset(s, 0, sizeof *s);

@@ -31,6 +31,7 @@ static void wake_expired(tw_exec_t *exec, uint64_t epoch, uint64_t now) {
     } else if (!r->wasi_woken && epoch > r->interrupted_epoch && r->wasi) {
       r->wasi_woken = true;
       tw_wasi_interrupt(r->wasi);
+      tw_cuda_interrupt(r->cuda);
     }
   }
 }
@@ -119,6 +120,7 @@ void tw__run_cancel(tw_exec_t *exec, tw__exec_run *run) {
     run->reason = TW__RUN_TERMINATE;
     tw_store_interrupt(run->store);
     if (run->wasi) tw_wasi_interrupt(run->wasi);
+    tw_cuda_interrupt(run->cuda);
   }
   pthread_mutex_unlock(&exec->run_mu);
 }
