@@ -191,6 +191,12 @@ typedef struct tw_spawn_config {
   /* The wasi:cuda capability (embedder or per-tenant policy): when false a
    * guest importing wasi:cuda links, but every call returns -1. */
   bool gpu;
+  /* Start from this snapshot file (tensor-wasm snapshot create): opened
+   * and verified once per module, then every spawn maps it copy-on-write
+   * (SnapshotReader::restore span).  A snapshot that is rejected is
+   * reported on the spawn span and the instance starts cold, running its
+   * initialiser.  Borrowed for the call. */
+  const char *snapshot_path;
 } tw_spawn_config;
 
 /* ---- results -------------------------------------------------------------- */

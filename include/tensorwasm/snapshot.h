@@ -256,6 +256,20 @@ tw_status tw_snapshot_instantiate(const tw_snapshot_t *snap, tw_store_t *store,
                                   const tw_snapshot_restore_options *opt,
                                   tw_instance_t **out, tw_snapshot_error *err);
 
+/* Warm start from `snap` when one is given and it restores, else a cold
+ * start (tw_instance_new, then the initialiser) so the instance is in the
+ * same state either way.  *warm (optional) says which happened; `why`
+ * (optional) gets the reason a snapshot was not used.  Errors of the cold
+ * start (a trap in the initialiser) come back in `err`. */
+tw_status tw_snapshot_instantiate_or_cold(const tw_snapshot_t *snap,
+                                          tw_store_t *store,
+                                          tw_module_t *module,
+                                          const tw_extern *imports,
+                                          size_t nimports,
+                                          tw_instance_t **out, bool *warm,
+                                          tw_snapshot_error *why,
+                                          tw_error *err);
+
 /* What an open snapshot holds. */
 tw_module_t *tw_snapshot_module(const tw_snapshot_t *snap);
 uint64_t tw_snapshot_input_len(const tw_snapshot_t *snap); /* bytes */

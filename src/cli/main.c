@@ -19,6 +19,7 @@ static void usage(FILE *out) {
         "commands:\n"
         "  run FILE [OPTIONS] [-- ARGS...]  run a module (WASI preview1)\n"
         "  validate FILE                    check that FILE is a valid module\n"
+        "  snapshot create FILE -o OUT      pre-initialise a module into a snapshot\n"
         "  version                          print the version\n"
         "\n"
         "`tensor-wasm COMMAND --help` describes each command.\n",
@@ -86,7 +87,7 @@ done:
 /* Commands of the original that talk to a server or generate files; they
  * are not part of this build yet. */
 static bool not_exposed(const char *cmd) {
-  static const char *const names[] = {"deploy", "invoke", "bench", "snapshot",
+  static const char *const names[] = {"deploy", "invoke", "bench",
                                       "kernel", "metrics", "observe", "serve",
                                       "completions", "man", "compile"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -105,6 +106,7 @@ static int dispatch(int argc, char **argv) {
     return cmd_version(argc - 2, argv + 2);
   if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "snapshot") == 0) return cli_cmd_snapshot(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || is_help(cmd)) {
     usage(stdout);
     return TW_EXIT_OK;

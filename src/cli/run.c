@@ -37,6 +37,7 @@ typedef struct run_opts {
   char *env_buf[MAX_LIST];
   uint64_t max_memory; /* bytes; 0 = engine default */
   uint64_t timeout_ns; /* 0 = none */
+  const char *snapshot; /* --snapshot: start from this pre-initialised image */
   const char *timeout_text;
 } run_opts;
 
@@ -56,6 +57,8 @@ static void run_usage(FILE *out) {
       "  --env NAME             pass the host's NAME through\n"
       "  --max-memory SIZE      cap each linear memory (e.g. 64MiB)\n"
       "  --timeout DURATION     stop the guest after this long (e.g. 500ms, 2s)\n"
+      "  --snapshot PATH        start from this snapshot (tensor-wasm snapshot\n"
+      "                         create); a rejected one means a cold start\n"
       "  -h, --help             show this help\n"
       "\n"
       "Results: \"ok\" for none, the value for one, a JSON array for several;\n"
@@ -177,6 +180,8 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
         return -1;
       }
       o->timeout_text = v;
+    } else if ((v = opt_value("--snapshot", argc, argv, &i, &bad))) {
+      o->snapshot = v;
     } else if (bad) {
       return -1;
     } else if (strncmp(a, "--", 2) == 0) { /* "-5" stays a word */
@@ -342,7 +347,8 @@ static int run_module(run_opts *o) {
   for (int i = 0; i < 3; i++)
     wcfg.stdio[i] = (tw_wasi_stdio){.kind = TW_WASI_STDIO_FD, .host_fd = i};
   uint64_t deadline_ms = (o->timeout_ns + 999999) / 1000000;
-  tw_spawn_config scfg = {.deadline_ms = deadline_ms, .wasi = &wcfg};
+  tw_spawn_config scfg = {.deadline_ms = deadline_ms, .wasi = &wcfg,
+                          .snapshot_path = o->snapshot};
   if (tw_exec_spawn_instance_module(exec, &scfg, module, &id, &xe) != TW_OK) {
     rc = r.exited ? exit_status(r.exit_code) : report(o, o->path, &xe);
     goto done;

@@ -22,11 +22,6 @@
 #include "tensorwasm/snapshot.h"
 #include "tensorwasm/wasi.h"
 
-int cli_cmd_snapshot(int argc, char **argv);
-tw_status cli_snapshot_spawn(const char *path, tw_store_t *store,
-                             tw_module_t *module, const tw_extern *imports,
-                             size_t nimports, tw_instance_t **out,
-                             tw_error *err);
 
 static void snapshot_usage(FILE *out) {
   fputs(
@@ -210,27 +205,4 @@ int cli_cmd_snapshot(int argc, char **argv) {
     return TW_EXIT_OK;
   }
   return p < 0 ? TW_EXIT_INVALID : create(&o);
-}
-
-/* A rejected snapshot is never fatal: say why on one line and start cold,
- * running the initialiser the snapshot would have saved. */
-tw_status cli_snapshot_spawn(const char *path, tw_store_t *store,
-                             tw_module_t *module, const tw_extern *imports,
-                             size_t nimports, tw_instance_t **out,
-                             tw_error *err) {
-  tw_snapshot_t *snap = NULL;
-  tw_snapshot_error serr;
-  tw_status st = tw_snapshot_open_file(path, module, &snap, &serr);
-  if (st == TW_OK)
-    st = tw_snapshot_instantiate(snap, store, imports, nimports, NULL, out,
-                                 &serr);
-  tw_snapshot_free(snap); /* the instance keeps its own mapping */
-  if (st == TW_OK) return TW_OK;
-  cli_fail("snapshot %s not used (%s): %s; starting cold", path,
-           tw_snapshot_error_kind_name(serr.kind), serr.base.message);
-  st = tw_instance_new(store, module, imports, nimports, out, err);
-  if (st != TW_OK) return st;
-  st = tw_snapshot_run_initializer(store, *out, NULL, NULL, &serr);
-  if (st != TW_OK && err) *err = serr.base;
-  return st;
 }

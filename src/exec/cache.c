@@ -91,8 +91,11 @@ static void unchain_locked(tw__exec_cache *c, tw_exec_module_t *m) {
 
 void tw_exec_module_free(tw_exec_module_t *m) {
   if (!m || atomic_fetch_sub(&m->refs, 1) != 1) return;
-  for (int i = 0; i < TW__EXEC_PROFILES_MAX; i++)
+  for (int i = 0; i < TW__EXEC_PROFILES_MAX; i++) {
+    tw_snapshot_free(m->snaps[i]); /* before the module it verified against */
+    free(m->snap_paths[i]);
     if (m->mods[i]) tw_module_free(m->mods[i]);
+  }
   free(m);
 }
 

@@ -260,7 +260,57 @@ static tw_status resolve_imports(const tw_spawn_config *cfg,
   return TW_OK;
 }
 
+/* The snapshot plan of module xm for profile p from `path`, opened (and
+ * verified) on first use and kept with the module; NULL when it is
+ * rejected, with the reason in *why. */
+static tw_snapshot_t *snapshot_plan(tw_exec_t *exec, tw_exec_module_t *xm,
+                                    int p, tw_module_t *mod, const char *path,
+                                    tw_snapshot_error *why) {
+  pthread_mutex_lock(&exec->mu);
+  tw_snapshot_t *plan = NULL;
+  if (xm->snaps[p] && strcmp(xm->snap_paths[p], path) == 0) {
+    plan = xm->snaps[p];
+  } else if (tw_snapshot_open_file(path, mod, &plan, why) == TW_OK) {
+    char *copy = strdup(path);
+    if (copy) { /* keep it for the next spawn; else use it once */
+      tw_snapshot_free(xm->snaps[p]);
+      free(xm->snap_paths[p]);
+      xm->snaps[p] = plan;
+      xm->snap_paths[p] = copy;
+    }
+  }
+  pthread_mutex_unlock(&exec->mu);
+  return plan;
+}
+
+/* Warm start from the snapshot, else a cold start that runs the
+ * initialiser (so the instance is in the same state either way). */
+static tw_status instantiate_from_snapshot(tw_exec_t *exec,
+                                           tw_exec_module_t *xm, int p,
+                                           tw_module_t *mod, const char *path,
+                                           tw__exec_run *run,
+                                           const tw_extern *imports,
+                                           size_t nimports,
+                                           tw_instance_t **inst, tw_error *e) {
+  tw_snapshot_error why;
+  memset(&why, 0, sizeof why);
+  bool warm = false;
+  tw_snapshot_t *plan = snapshot_plan(exec, xm, p, mod, path, &why);
+  tw_status st = tw_snapshot_instantiate_or_cold(
+      plan, run->store, mod, imports, nimports, inst, &warm, &why, e);
+  if (plan && plan != xm->snaps[p]) tw_snapshot_free(plan); /* not kept */
+  tw_span_attr_bool(tw_span_current(), "snapshot_restored", warm);
+  if (!warm) {
+    tw_span_attr_str(tw_span_current(), "snapshot_rejected", why.base.message);
+    tw_event(TW_LEVEL_WARN, TW_EXEC_TARGET,
+             "snapshot %s not used (%s); started cold", path,
+             why.base.message);
+  }
+  return st;
+}
+
 tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
+                               tw_exec_module_t *xm, int p,
                                tw_module_t *mod, const tw_spawn_config *cfg,
                                uint64_t start_deadline_ms, tw__exec_run *run,
                                tw_instance_t **inst, tw_exec_error *err) {
@@ -289,7 +339,11 @@ tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
   }
   uint64_t t0 = tw__exec_now_ns();
   (void)tw__run_arm(exec, run, start_deadline_ms); /* not cancellable yet */
-  st = tw_instance_new(run->store, mod, imports, nimports, inst, &e);
+  if (xm && cfg->snapshot_path)
+    st = instantiate_from_snapshot(exec, xm, p, mod, cfg->snapshot_path, run,
+                                   imports, nimports, inst, &e);
+  else
+    st = tw_instance_new(run->store, mod, imports, nimports, inst, &e);
   int reason = tw__run_disarm(exec, run);
   if (st != TW_OK) {
     st = instantiate_error(err, &e, reason, start_deadline_ms,

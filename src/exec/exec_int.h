@@ -20,6 +20,7 @@
 
 #include "tensorwasm/cuda.h"
 #include "tensorwasm/exec.h"
+#include "tensorwasm/snapshot.h"
 #include "tensorwasm/metrics.h"
 #include "tensorwasm/trace.h"
 #include "tensorwasm/wasi.h"
@@ -81,6 +82,10 @@ struct tw_exec_module {
   size_t bytes;                 /* what it counts for in jit_cache_bytes */
   uint32_t min_pages;
   tw_module_t *mods[TW__EXEC_PROFILES_MAX]; /* guarded by the cache mutex */
+  /* snapshot plans opened for mods[p] and the path each came from;
+   * guarded by exec->mu */
+  tw_snapshot_t *snaps[TW__EXEC_PROFILES_MAX];
+  char *snap_paths[TW__EXEC_PROFILES_MAX];
   /* LRU and hash chain; guarded by the cache mutex */
   struct tw_exec_module *lru_prev, *lru_next, *chain;
   bool cached;
@@ -165,7 +170,10 @@ uint64_t tw__exec_now_ns(void);
 /* Builds store, WASI context and instance for `mod`.  `run` (zeroed by the
  * caller) is put on the running list for the start function.  On failure
  * frees what it made. */
+/* xm and p name the module and profile (for its snapshot plans); xm NULL
+ * when cfg names no snapshot. */
 tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
+                               tw_exec_module_t *xm, int p,
                                tw_module_t *mod, const tw_spawn_config *cfg,
                                uint64_t start_deadline_ms, tw__exec_run *run,
                                tw_instance_t **inst, tw_exec_error *err);

@@ -208,7 +208,7 @@ static tw_status spawn_with(tw_exec_t *exec, const tw_spawn_config *cfg,
   } else {
     uint64_t start_ms = exec->cfg.start_deadline_ms;
     if (eff.deadline_ms && eff.deadline_ms < start_ms) start_ms = eff.deadline_ms;
-    st = tw__exec_instantiate(exec, exec->profiles[p].engine, mod, cfg,
+    st = tw__exec_instantiate(exec, exec->profiles[p].engine, m, p, mod, cfg,
                               start_ms, &r->run, &r->inst, err);
     if (st != TW_OK) {
       free(r);

@@ -185,7 +185,8 @@ static bool fill_one(tw__exec_pool *pool, pool_key *k, tw__exec_slot *out) {
   memset(&run, 0, sizeof run);
   if (tw__cache_module_for(exec->cache, k->module, k->profile, &mod, NULL) !=
           TW_OK ||
-      tw__exec_instantiate(exec, exec->profiles[k->profile].engine, mod, &cfg,
+      tw__exec_instantiate(exec, exec->profiles[k->profile].engine, NULL, 0,
+                           mod, &cfg,
                            exec->cfg.start_deadline_ms, &run, &out->inst,
                            NULL) != TW_OK)
     return false;

@@ -292,3 +292,27 @@ tw_status tw_snapshot_instantiate(const tw_snapshot_t *snap, tw_store_t *store,
   tw_span_end(span);
   return st;
 }
+
+tw_status tw_snapshot_instantiate_or_cold(const tw_snapshot_t *snap,
+                                          tw_store_t *store,
+                                          tw_module_t *module,
+                                          const tw_extern *imports,
+                                          size_t nimports,
+                                          tw_instance_t **out, bool *warm,
+                                          tw_snapshot_error *why,
+                                          tw_error *err) {
+  tw_snapshot_error local;
+  if (!why) why = &local;
+  if (warm) *warm = false;
+  if (snap && tw_snapshot_instantiate(snap, store, imports, nimports, NULL,
+                                      out, why) == TW_OK) {
+    if (warm) *warm = true;
+    return TW_OK;
+  }
+  tw_status st = tw_instance_new(store, module, imports, nimports, out, err);
+  if (st != TW_OK) return st;
+  tw_snapshot_error init;
+  st = tw_snapshot_run_initializer(store, *out, NULL, NULL, &init);
+  if (st != TW_OK && err) *err = init.base;
+  return st;
+}

@@ -8,11 +8,6 @@
 #include "tensorwasm/wasi.h"
 #include "test.h"
 
-int cli_cmd_snapshot(int argc, char **argv);
-tw_status cli_snapshot_spawn(const char *path, tw_store_t *store,
-                             tw_module_t *module, const tw_extern *imports,
-                             size_t nimports, tw_instance_t **out,
-                             tw_error *err);
 
 typedef struct fx {
   char dir[64], wasm[96], out[96];
@@ -48,8 +43,20 @@ static int cli(int argc, const char *const *argv) {
   return cli_cmd_snapshot(argc, (char **)argv);
 }
 
-/* Loads f->wasm and spawns through cli_snapshot_spawn; 0 when the state
- * is the initialiser's. */
+/* Loads f->wasm and spawns as `run --snapshot` does (warm, or cold with
+ * the initialiser when the snapshot is rejected); 0 when the state is the
+ * initialiser's. */
+static tw_status spawn(const char *path, tw_store_t *s, tw_module_t *m,
+                       tw_instance_t **inst, tw_error *err) {
+  tw_snapshot_t *snap = NULL;
+  tw_snapshot_error why;
+  tw_snapshot_open_file(path, m, &snap, &why); /* NULL when rejected */
+  tw_status st =
+      tw_snapshot_instantiate_or_cold(snap, s, m, NULL, 0, inst, NULL, &why, err);
+  tw_snapshot_free(snap);
+  return st;
+}
+
 static int spawn_and_check(fx *f) {
   uint8_t *b = NULL;
   size_t n = 0;
@@ -63,7 +70,7 @@ static int spawn_and_check(fx *f) {
   if (tw_engine_new(NULL, &e, &err) == TW_OK &&
       tw_module_new(e, b, n, &m, &err) == TW_OK &&
       tw_store_new(e, &s, &err) == TW_OK &&
-      cli_snapshot_spawn(f->out, s, m, NULL, 0, &inst, &err) == TW_OK)
+      spawn(f->out, s, m, &inst, &err) == TW_OK)
     rc = state_check(s, inst);
   if (s) tw_store_free(s);
   if (m) tw_module_free(m);
