@@ -58,5 +58,7 @@ int cli_parse_duration(const char *s, uint64_t *ns);
 int cli_cmd_run(int argc, char **argv);
 /* `tensor-wasm snapshot create FILE -o OUT [--init EXPORT]` (snapshot.c). */
 int cli_cmd_snapshot(int argc, char **argv);
+/* `tensor-wasm serve`: the HTTP gateway (serve.c). */
+int tw_cli_serve(int argc, char **argv);
 
 #endif

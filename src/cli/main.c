@@ -18,6 +18,7 @@ static void usage(FILE *out) {
         "\n"
         "commands:\n"
         "  run FILE [OPTIONS] [-- ARGS...]  run a module (WASI preview1)\n"
+        "  serve [OPTIONS]                  the HTTP gateway (functions, invoke, jobs)\n"
         "  validate FILE                    check that FILE is a valid module\n"
         "  snapshot create FILE -o OUT      pre-initialise a module into a snapshot\n"
         "  version                          print the version\n"
@@ -88,7 +89,7 @@ done:
  * are not part of this build yet. */
 static bool not_exposed(const char *cmd) {
   static const char *const names[] = {"deploy", "invoke", "bench",
-                                      "kernel", "metrics", "observe", "serve",
+                                      "kernel", "metrics", "observe",
                                       "completions", "man", "compile"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(cmd, names[i]) == 0) return true;
@@ -107,6 +108,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "snapshot") == 0) return cli_cmd_snapshot(argc - 2, argv + 2);
+  if (strcmp(cmd, "serve") == 0) return tw_cli_serve(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || is_help(cmd)) {
     usage(stdout);
     return TW_EXIT_OK;
