@@ -1,6 +1,7 @@
 /* The `tensor-wasm` command line: dispatch, `version` and `validate`.
  * `run` lives in run.c; exit statuses are listed in cli.h and docs/CLI.md.
  * Results go to stdout; diagnostics go to stderr, one line each. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,15 +124,20 @@ static int dispatch(int argc, char **argv) {
 
 /* Tracing is set up for every command: TENSOR_WASM_LOG filters the lines on
  * stderr (default warn, as the original CLI) and TENSOR_WASM_OTLP_ENDPOINT
- * turns on export; spans still queued are flushed before exit. */
+ * turns on export; spans still queued are flushed before exit.  `serve`
+ * does it itself, after blocking the signals it waits for, so that the
+ * exporter thread inherits that mask too. */
 int main(int argc, char **argv) {
-  tw_trace_config cfg;
-  tw_trace_config_default(&cfg);
-  cfg.default_filter = "warn";
-  tw_error err;
-  if (tw_trace_init(&cfg, &err) != TW_OK)
-    fprintf(stderr, "tensor-wasm: tracing disabled: %s\n", err.message);
+  bool traced = argc < 2 || strcmp(argv[1], "serve") != 0;
+  if (traced) {
+    tw_trace_config cfg;
+    tw_trace_config_default(&cfg);
+    cfg.default_filter = "warn";
+    tw_error err;
+    if (tw_trace_init(&cfg, &err) != TW_OK)
+      fprintf(stderr, "tensor-wasm: tracing disabled: %s\n", err.message);
+  }
   int rc = dispatch(argc, argv);
-  tw_trace_shutdown();
+  if (traced) tw_trace_shutdown();
   return rc;
 }
