@@ -474,4 +474,45 @@ TEST(size_and_timed_flush) {
   json_decref(spans);
 }
 
+/* The real thing: `tensor-wasm run` of an example module, exporting to
+ * the receiver, produces the seed's executor subtree (call and terminate
+ * children of spawn_instance, one trace) with its required attributes.
+ * The CLI's default filter is warn, as the original's; the executor's
+ * spans are info, so the filter names them (one filter serves the stderr
+ * lines and the export, as EnvFilter did). */
+TEST(cli_run_exports_executor_subtree) {
+  receiver r;
+  char endpoint[64], cmd[1024];
+  clear_env();
+  ASSERT(receiver_start(&r, 0));
+  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", r.grpc_port);
+  snprintf(cmd, sizeof cmd,
+           "TENSOR_WASM_OTLP_ENDPOINT=%s OTEL_SERVICE_NAME=tw-cli-run "
+           "TENSOR_WASM_LOG=tensor_wasm_exec=info,warn "
+           "%s/tensor-wasm run %s/examples/add.wasm --invoke add 2 40 "
+           ">/dev/null 2>&1",
+           endpoint, TW_BUILD_DIR, TW_BUILD_DIR);
+  int rc = system(cmd); /* exits after flushing its spans */
+  json_t *spans = receiver_spans(&r);
+  receiver_stop(&r);
+  ASSERT_EQ_INT(rc, 0);
+  json_t *spawn = span_named(spans, "tensor_wasm_exec::executor::spawn_instance");
+  json_t *call =
+      span_named(spans, "tensor_wasm_exec::executor::call_export_with_args");
+  json_t *term = span_named(spans, "tensor_wasm_exec::executor::terminate");
+  ASSERT(spawn && call && term);
+  ASSERT_EQ_STR(str(spawn, "service_name"), "tw-cli-run");
+  ASSERT_EQ_STR(str(call, "parent_span_id"), str(spawn, "span_id"));
+  ASSERT_EQ_STR(str(term, "parent_span_id"), str(spawn, "span_id"));
+  ASSERT_EQ_STR(str(call, "trace_id"), str(spawn, "trace_id"));
+  ASSERT_EQ_STR(str(term, "trace_id"), str(spawn, "trace_id"));
+  ASSERT_EQ_STR(attr_str(call, "export"), "add");
+  ASSERT(strcmp(attr_int(call, "args_len"), "2") == 0 ||
+         strcmp(attr_str(call, "args_len"), "2") == 0);
+  ASSERT(json_object_get(json_object_get(spawn, "attributes"), "tenant"));
+  ASSERT(json_object_get(json_object_get(spawn, "attributes"), "instance_id"));
+  ASSERT(json_object_get(json_object_get(term, "attributes"), "instance"));
+  json_decref(spans);
+}
+
 TEST_MAIN()
