@@ -11,9 +11,12 @@
  *   payload = u8[32] module hash | u64 nbytes | bytes | u32 nbodies |
  *             per body: u32 nwords nparams nresults nlocals frame_size |
  *                       u32 words[nwords]
- * The reader trusts nothing it has not checked: sizes against the blob,
- * every op number, instruction boundaries, the body count against the
- * decoded module. */
+ * The reader checks sizes against the blob, every op number, instruction
+ * boundaries, the body count and signatures against the decoded module,
+ * and the module's structure (every index outside function bodies) as the
+ * validator does.  Operands inside compiled code are trusted: blobs come
+ * from storage the runtime alone writes (the SHA-256 catches corruption,
+ * not a forger). */
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -296,6 +299,10 @@ tw_status tw_module_deserialize(tw_engine_t *engine, const uint8_t *blob,
   if (st != TW_OK) return st;
   r.p += nbytes;
   tw__module *m = &mod->m;
+  /* The checksum says the blob is what was written, not that the writer
+   * was honest: the structure the runtime walks is checked again (cheap;
+   * bodies are not re-validated — their compiled code is the blob's). */
+  if ((st = tw__module_validate_structure(m, err)) != TW_OK) goto fail;
   if (!get32(&r, &nbodies) || nbodies != m->nfuncs - m->nfunc_imports) {
     st = bad(err, "function count does not match the module");
     goto fail;

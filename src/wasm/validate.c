@@ -1095,11 +1095,12 @@ static tw_status check_exports(const vctx *v) {
   return st;
 }
 
-static tw_status check_module(vctx *v) {
+static tw_status check_module(vctx *v, bool bodies) {
   const tw__module *m = v->m;
   TRY(check_types(v));
   TRY(check_segments(v));
-  for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) TRY(check_body(v, i));
+  for (uint32_t i = m->nfunc_imports; bodies && i < m->nfuncs; i++)
+    TRY(check_body(v, i));
   v->func = NO_FUNC;
   if (m->has_start) {
     if (m->start >= m->nfuncs)
@@ -1115,9 +1116,17 @@ static tw_status check_module(vctx *v) {
   return TW_OK;
 }
 
+tw_status tw__module_validate_structure(const tw__module *m, tw_error *err) {
+  vctx v = {.m = m, .err = err, .func = NO_FUNC};
+  tw_status st = check_module(&v, false);
+  free(v.vals);
+  free(v.ctrls);
+  return st;
+}
+
 tw_status tw__module_validate(const tw__module *m, tw_error *err) {
   vctx v = {.m = m, .err = err, .func = NO_FUNC};
-  tw_status st = check_module(&v);
+  tw_status st = check_module(&v, true);
   /* A typing error yields to a malformed body anywhere in the module. */
   for (uint32_t i = m->nfunc_imports; st == TW_INVALID && i < m->nfuncs; i++) {
     v.func = i;

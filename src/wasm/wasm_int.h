@@ -168,6 +168,10 @@ void tw__module_release(tw__module *m);
 
 /* validate.c: the spec's validation of every section and function body. */
 tw_status tw__module_validate(const tw__module *m, tw_error *err);
+/* Everything but the function bodies: every index, type and segment the
+ * runtime follows outside compiled code (for compiled-module blobs, whose
+ * code comes checksummed from trusted storage). */
+tw_status tw__module_validate_structure(const tw__module *m, tw_error *err);
 
 /* Reads a LEB128 etc. from the body bytes; shared by validator & compiler.
  * Each returns false at end of input or on overlong encodings. */
