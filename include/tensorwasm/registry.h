@@ -9,14 +9,19 @@
  * records, an object store for module bytes, a work-queue stream with one
  * durable pull consumer for jobs, job-id de-duplication) fits without
  * changing callers: ids are made by the caller side, list cursors are
- * opaque text, and claim hands out one job at a time.
+ * opaque text, and claim hands out one job at a time.  That second backend
+ * exists (TW_REGISTRY_NATS, docs/CLUSTER.md): several gateways share one
+ * NATS JetStream server and so share functions and jobs.  Where its
+ * guarantees differ from SQLite's, the comments below say so.
  *
  * Ownership and threads (stated once, here):
  *  - tw_registry_open returns a registry the caller owns and releases with
  *    tw_registry_close, after every other call on it has returned.
- *  - A data directory is open in one registry at a time: a second open,
- *    from this process or another, fails with TW_IO until the first is
- *    closed or its process is gone.  (tw_registry_recover depends on it.)
+ *  - SQLite: a data directory is open in one registry at a time: a second
+ *    open, from this process or another, fails with TW_IO until the first
+ *    is closed or its process is gone.  (tw_registry_recover depends on
+ *    it.)  NATS: any number of registries, in any number of processes,
+ *    share one server; data_dir holds no registry state.
  *  - One registry may be used from any number of threads at once.  The
  *    SQLite backend serialises calls on one connection with a mutex (each
  *    call is a short transaction, so a pool of connections would buy little
@@ -67,8 +72,16 @@ extern "C" {
 typedef struct tw_registry tw_registry_t;
 
 typedef enum tw_registry_backend {
-  TW_REGISTRY_SQLITE = 0 /* data_dir/registry.db, WAL, synchronous=FULL */
+  TW_REGISTRY_SQLITE = 0, /* data_dir/registry.db, WAL, synchronous=FULL */
+  TW_REGISTRY_NATS = 1    /* NATS JetStream at nats_url (docs/CLUSTER.md) */
 } tw_registry_backend;
+
+#define TW_REGISTRY_DEFAULT_NATS_PREFIX "TW"
+#define TW_REGISTRY_DEFAULT_NATS_TIMEOUT_MS 2000u
+#define TW_REGISTRY_DEFAULT_NATS_ACK_WAIT_MS 30000u
+#define TW_REGISTRY_DEFAULT_NATS_MAX_DELIVER 5u
+#define TW_REGISTRY_DEFAULT_NATS_DEDUP_WINDOW_MS 120000u
+#define TW_REGISTRY_DEFAULT_NATS_CLAIM_WAIT_MS 100u
 
 /* Fill with tw_registry_options_init, then change what you need. */
 typedef struct tw_registry_options {
@@ -79,21 +92,53 @@ typedef struct tw_registry_options {
                                     jobs, newest first; 0 = no count limit */
   int64_t retain_ms;             /* prune drops finished jobs older than this
                                     (by finish time); 0 = no age limit */
+
+  /* NATS JetStream backend only (ignored by SQLite).  Strings are
+   * borrowed for the duration of tw_registry_open. */
+  const char *nats_url;        /* "nats://host:port[,nats://...]"; required */
+  const char *nats_prefix;     /* names of buckets/streams: [A-Za-z0-9_-],
+                                  1..32 bytes; registries sharing a prefix
+                                  form one cluster */
+  uint32_t nats_timeout_ms;    /* every request to the server; also how long
+                                  open waits to connect */
+  uint32_t nats_ack_wait_ms;   /* a claimed job whose node stops sending
+                                  progress for this long is redelivered */
+  uint32_t nats_max_deliver;   /* deliveries per job, >= 2; the last one only
+                                  records the failure (so a job runs at most
+                                  max_deliver - 1 times) */
+  uint32_t nats_dedup_window_ms; /* JetStream duplicate window on job ids */
+  uint32_t nats_claim_wait_ms; /* claim waits this long for a job to arrive
+                                  before it reports none (0: 1 ms) */
+  uint32_t nats_replicas;      /* 1..5: copies kept by a NATS cluster */
 } tw_registry_options;
 
 /* Writes the defaults: SQLite, 256 outstanding jobs, 5 s busy timeout,
- * keep at most 4096 finished jobs and none older than 7 days. */
+ * keep at most 4096 finished jobs and none older than 7 days; for NATS:
+ * prefix "TW", 2 s request timeout, 30 s ack wait, 5 deliveries, 2 min
+ * de-duplication window, 100 ms claim wait, 1 replica, no URL. */
 void tw_registry_options_init(tw_registry_options *opt);
 
 /* Opens (creating data_dir and the database if needed) and migrates the
  * schema to the current version.  opt may be NULL for the defaults.  On
  * TW_OK *out is a new registry owned by the caller.  A file that is not a
  * registry database, or is corrupt, gives TW_IO with a message naming it;
- * one written by a newer schema gives TW_UNSUPPORTED. */
+ * one written by a newer schema gives TW_UNSUPPORTED.
+ *
+ * NATS: connects to opt->nats_url (TW_IO naming the URL when no server
+ * answers within nats_timeout_ms), creates the buckets, streams and the
+ * durable consumer when missing, and brings the shared settings (admission
+ * cap, ack wait, max deliver, de-dup window) to this node's values: the
+ * node that opened last decides them for the cluster.  Afterwards the
+ * client reconnects by itself; while it is disconnected every call fails
+ * at once with TW_IO ("NATS server ... unreachable"), never waiting.  The
+ * process should call nats_Close() (libnats) once after its last registry
+ * is closed, to release the client library's global state. */
 tw_status tw_registry_open(const char *data_dir, const tw_registry_options *opt,
                            tw_registry_t **out, tw_error *err);
 
-/* Releases the registry.  NULL is accepted.  No call may be in flight. */
+/* Releases the registry.  NULL is accepted.  No call may be in flight.
+ * NATS: jobs this registry claimed and did not finish are handed back to
+ * the queue at once (another node may run them). */
 void tw_registry_close(tw_registry_t *reg);
 
 /* Writes a new random (version 4) UUID, lowercase, NUL-terminated. */
@@ -185,6 +230,10 @@ typedef struct tw_job_spec {
   const uint8_t *input;    /* may be NULL when input_len is 0 */
   size_t input_len;
   int64_t created_unix_ms; /* 0: now */
+  const char *traceparent; /* NULL, or the W3C traceparent of the submitting
+                              request (checked: malformed is TW_ARG); the
+                              worker that claims the job continues that
+                              trace.  NATS carries it as a message header. */
 } tw_job_spec;
 
 /* A stored job.  The caller owns the struct; the pointer fields are heap
@@ -204,6 +253,7 @@ typedef struct tw_job {
   int64_t created_unix_ms;
   int64_t started_unix_ms;  /* when claimed */
   int64_t finished_unix_ms; /* when completed or failed */
+  char *traceparent;        /* as submitted, or NULL */
 } tw_job;
 
 /* Frees job's heap fields and zeroes it.  NULL is accepted; a zeroed
@@ -212,13 +262,26 @@ void tw_job_clear(tw_job *job);
 
 /* Adds a pending job.  TW_LIMIT (and nothing stored) when pending+running
  * has reached max_outstanding_jobs; TW_ARG when the id is already used or
- * args_json is not JSON. */
+ * args_json is not JSON.  NATS: the cap is enforced by the server on the
+ * work-queue stream (exact, cluster-wide); TW_IO means the job was not
+ * accepted, though in the rare case of a reply lost after the server
+ * stored it, it may still run once, with its outcome never recorded. */
 tw_status tw_registry_job_enqueue(tw_registry_t *reg, const tw_job_spec *spec,
                                   tw_error *err);
 
 /* Atomically moves the oldest pending job to running and copies it to *out
  * (*claimed = true), or sets *claimed = false when none is pending.  Any
- * number of threads may claim at once; each job is handed out once. */
+ * number of threads may claim at once; each job is handed out once.
+ *
+ * NATS: jobs come from one durable consumer shared by every node, roughly
+ * oldest first; claim waits up to nats_claim_wait_ms for one.  A job is
+ * handed out again (to any node) only when the node holding it stopped
+ * sending progress for nats_ack_wait_ms (it died or lost the server) or
+ * closed its registry; so with this backend a job may *run* more than
+ * once, but complete/fail record its outcome once: the first to finish
+ * wins and later finishes get TW_ARG.  A job handed out for the
+ * nats_max_deliver-th time is not run again but failed with a reason
+ * saying so, and claim goes on to the next job. */
 tw_status tw_registry_job_claim(tw_registry_t *reg, tw_job *out, bool *claimed,
                                 tw_error *err);
 
@@ -240,7 +303,10 @@ tw_status tw_registry_job_get(tw_registry_t *reg, const char *id, tw_job *out,
  * running was interrupted by the death of the previous process and is
  * failed with TW_JOB_INTERRUPTED_REASON (never re-run: it may have had
  * effects).  Pending jobs stay pending.  *interrupted (may be NULL) gets
- * how many were failed. */
+ * how many were failed.
+ *
+ * NATS: does nothing and reports 0.  A running job there may belong to a
+ * live node; jobs of a dead node come back by redelivery (see claim). */
 tw_status tw_registry_recover(tw_registry_t *reg, uint64_t *interrupted,
                               tw_error *err);
 
@@ -251,7 +317,8 @@ tw_status tw_registry_recover(tw_registry_t *reg, uint64_t *interrupted,
 tw_status tw_registry_job_prune(tw_registry_t *reg, int64_t now_unix_ms,
                                 uint64_t *deleted, tw_error *err);
 
-/* Number of pending + running jobs (the admission gauge). */
+/* Number of pending + running jobs (the admission gauge).  NATS: the
+ * messages in the work-queue stream, i.e. accepted and not yet finished. */
 tw_status tw_registry_job_outstanding(tw_registry_t *reg, uint64_t *count,
                                       tw_error *err);
 

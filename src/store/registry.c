@@ -19,7 +19,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "store/nats_int.h"
 #include "store/store_int.h"
+#include "tensorwasm/trace.h"
 
 /* ---- helpers shared by the module ------------------------------------- */
 
@@ -117,6 +119,13 @@ void tw_registry_options_init(tw_registry_options *opt) {
   opt->busy_timeout_ms = TW_REGISTRY_DEFAULT_BUSY_TIMEOUT_MS;
   opt->retain_jobs = TW_REGISTRY_DEFAULT_RETAIN_JOBS;
   opt->retain_ms = TW_REGISTRY_DEFAULT_RETAIN_MS;
+  opt->nats_prefix = TW_REGISTRY_DEFAULT_NATS_PREFIX;
+  opt->nats_timeout_ms = TW_REGISTRY_DEFAULT_NATS_TIMEOUT_MS;
+  opt->nats_ack_wait_ms = TW_REGISTRY_DEFAULT_NATS_ACK_WAIT_MS;
+  opt->nats_max_deliver = TW_REGISTRY_DEFAULT_NATS_MAX_DELIVER;
+  opt->nats_dedup_window_ms = TW_REGISTRY_DEFAULT_NATS_DEDUP_WINDOW_MS;
+  opt->nats_claim_wait_ms = TW_REGISTRY_DEFAULT_NATS_CLAIM_WAIT_MS;
+  opt->nats_replicas = 1;
 }
 
 /* mkdir -p with mode 0700: the directory holds every tenant's modules. */
@@ -166,6 +175,8 @@ tw_status tw_registry_open(const char *data_dir, const tw_registry_options *opt,
   switch (o.backend) {
   case TW_REGISTRY_SQLITE:
     return tw__sqlite_registry_open(data_dir, &o, out, err);
+  case TW_REGISTRY_NATS:
+    return tw__nats_registry_open(&o, out, err);
   }
   return tw__registry_error(err, TW_UNSUPPORTED, "unknown registry backend %d",
                             (int)o.backend);
@@ -317,6 +328,7 @@ void tw_job_clear(tw_job *job) {
   free(job->input);
   free(job->result_json);
   free(job->error);
+  free(job->traceparent);
   memset(job, 0, sizeof *job);
 }
 
@@ -337,6 +349,14 @@ tw_status tw_registry_job_enqueue(tw_registry_t *reg, const tw_job_spec *spec,
     return tw__registry_error(err, TW_ARG, "job input is NULL");
   if (spec->export_name && !spec->export_name[0])
     return tw__registry_error(err, TW_ARG, "export name is empty");
+  /* Stored as given and handed to a worker later, maybe on another node:
+   * only a well-formed value goes in. */
+  tw_trace_ctx tctx;
+  if (spec->traceparent &&
+      (strnlen(spec->traceparent, TW_TRACEPARENT_LEN + 1) > TW_TRACEPARENT_LEN ||
+       !tw_traceparent_parse(spec->traceparent, strlen(spec->traceparent),
+                             &tctx)))
+    return tw__registry_error(err, TW_ARG, "job traceparent is malformed");
   tw_job_spec s = *spec;
   s.id = id;
   s.function_id = fid;

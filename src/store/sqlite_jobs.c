@@ -14,7 +14,7 @@
 
 #define JOB_COLS                                                               \
   "id, function_id, tenant, status, export, args, input, result, error,"       \
-  " created_unix_ms, started_unix_ms, finished_unix_ms"
+  " created_unix_ms, started_unix_ms, finished_unix_ms, traceparent"
 
 static bool status_parse(const char *text, tw_job_status *out) {
   for (int s = TW_JOB_PENDING; s <= TW_JOB_FAILED; s++)
@@ -67,7 +67,8 @@ static tw_status read_job(tw__sqlite_registry *s, sqlite3_stmt *q, tw_job *out,
                               s->path, out->id);
   if (!dup_text(q, 4, &out->export_name) || !dup_text(q, 5, &out->args_json) ||
       !dup_blob(q, 6, &out->input, &out->input_len) ||
-      !dup_text(q, 7, &out->result_json) || !dup_text(q, 8, &out->error)) {
+      !dup_text(q, 7, &out->result_json) || !dup_text(q, 8, &out->error) ||
+      !dup_text(q, 12, &out->traceparent)) {
     tw_job_clear(out);
     return tw__registry_error(err, TW_NOMEM, "out of memory reading job");
   }
@@ -100,7 +101,8 @@ static tw_status insert_job(tw__sqlite_registry *s, const tw_job_spec *spec,
   tw_status st = tw__sq_prepare(
       s,
       "INSERT INTO jobs(id, function_id, tenant, status, export, args, input,"
-      " created_unix_ms) VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7)",
+      " created_unix_ms, traceparent)"
+      " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)",
       &q, err);
   if (st != TW_OK)
     return st;
@@ -114,6 +116,8 @@ static tw_status insert_job(tw__sqlite_registry *s, const tw_job_spec *spec,
   if (spec->input_len)
     rc = sqlite3_bind_blob64(q, 6, spec->input, spec->input_len, SQLITE_STATIC);
   sqlite3_bind_int64(q, 7, spec->created_unix_ms);
+  if (spec->traceparent)
+    sqlite3_bind_text(q, 8, spec->traceparent, -1, SQLITE_STATIC);
   if (rc != SQLITE_OK) {
     st = tw__sq_fail(s, rc, "storing job input", err);
     goto done;

@@ -60,6 +60,9 @@ static const char *const migrations[] = {
     "CREATE INDEX jobs_by_status ON jobs(status, seq);"
     "CREATE INDEX jobs_finished ON jobs(finished_unix_ms, seq)"
     "  WHERE status IN ('completed','failed');",
+    /* 1 -> 2: the submitter's W3C trace context, so the worker joins its
+     * trace (NULL for jobs written by version 1). */
+    "ALTER TABLE jobs ADD COLUMN traceparent TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
