@@ -16,100 +16,13 @@
 #include <sys/wait.h>
 
 #include "api_util.h"
+#include "otlp/otlp_receiver.h"
 #include "tensorwasm/trace.h"
 #include "test.h"
-
-extern char **environ;
 
 #define N 64
 #define INBOUND_TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
 #define INBOUND "traceparent: 00-" INBOUND_TRACE "-00f067aa0ba902b7-01"
-
-/* ---- receiver process (as tests/otlp/test_otlp_export.c) ----------------- */
-
-typedef struct receiver {
-  pid_t pid;
-  int stdin_fd;
-  int grpc_port, http_port;
-  char out[256];
-} receiver;
-
-static bool receiver_start(receiver *r) {
-  int in[2], out[2];
-  char script[512], line[256];
-  const char *dir = getenv("TW_OTLP_RECEIVER_DIR");
-  const char *node = getenv("TW_NODE");
-  posix_spawn_file_actions_t fa;
-  size_t n = 0;
-  if (!dir || !dir[0]) dir = TW_BUILD_DIR "/otlp-receiver";
-  if (!node || !node[0] || strstr(node, "NOTFOUND")) node = "node";
-  snprintf(script, sizeof script, "%s/receiver.js", dir);
-  if (access(script, R_OK) != 0) {
-    fprintf(stderr, "  receiver not set up at %s (run otlp/receiver_setup first)\n", script);
-    return false;
-  }
-  snprintf(r->out, sizeof r->out, "%s/api-spans-%d.jsonl", TW_BUILD_DIR, (int)getpid());
-  unlink(r->out);
-  char *argv[] = {(char *)node, script, "--out", r->out, NULL};
-  if (pipe(in) != 0 || pipe(out) != 0) return false;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_addclose(&fa, in[1]);
-  posix_spawn_file_actions_addclose(&fa, out[0]);
-  int rc = posix_spawnp(&r->pid, node, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(in[0]);
-  close(out[1]);
-  if (rc != 0) {
-    fprintf(stderr, "  cannot start %s: %s\n", node, strerror(rc));
-    close(in[1]);
-    close(out[0]);
-    return false;
-  }
-  r->stdin_fd = in[1];
-  while (n + 1 < sizeof line && read(out[0], line + n, 1) == 1 && line[n] != '\n') n++;
-  line[n] = '\0';
-  close(out[0]);
-  if (sscanf(line, "READY grpc=%d http=%d", &r->grpc_port, &r->http_port) != 2) {
-    fprintf(stderr, "  receiver did not start (said \"%s\")\n", line);
-    close(r->stdin_fd);
-    waitpid(r->pid, NULL, 0);
-    return false;
-  }
-  return true;
-}
-
-static void receiver_stop(receiver *r) {
-  close(r->stdin_fd); /* the receiver exits when its stdin closes */
-  waitpid(r->pid, NULL, 0);
-  unlink(r->out);
-}
-
-static json_t *receiver_spans(const receiver *r) {
-  json_t *all = json_array();
-  FILE *f = fopen(r->out, "r");
-  char *line = NULL;
-  size_t cap = 0;
-  if (!f) return all;
-  while (getline(&line, &cap, f) > 0) {
-    json_error_t jerr;
-    json_t *span = json_loads(line, 0, &jerr);
-    if (span) json_array_append_new(all, span);
-  }
-  free(line);
-  fclose(f);
-  return all;
-}
-
-static const char *str(json_t *obj, const char *key) {
-  const char *v = json_string_value(json_object_get(obj, key));
-  return v ? v : "";
-}
-
-static const char *attr(json_t *span, const char *key) {
-  return str(json_object_get(span, "attributes"), key);
-}
 
 /* ---- the run ------------------------------------------------------------------ */
 
@@ -237,18 +150,18 @@ static void check_request(int *failed, json_t *spans, const call *c) {
   }
   json_t *req = find_in_trace(spans, c->trace_id, "http.request", &(int){0});
   ASSERT_EQ_STR(str(req, "parent_span_id"), ""); /* no inbound traceparent: a root */
-  ASSERT_EQ_STR(attr(req, "method"), "POST");
-  ASSERT_EQ_STR(attr(req, "version"), "HTTP/1.1");
-  ASSERT_EQ_STR(attr(req, "traceparent"), "unknown");
-  ASSERT_EQ_INT(strlen(attr(req, "request_id")), 36);
-  ASSERT_CONTAINS(attr(req, "uri"), "/invoke-async");
+  ASSERT_EQ_STR(attr_str(req, "method"), "POST");
+  ASSERT_EQ_STR(attr_str(req, "version"), "HTTP/1.1");
+  ASSERT_EQ_STR(attr_str(req, "traceparent"), "unknown");
+  ASSERT_EQ_INT(strlen(attr_str(req, "request_id")), 36);
+  ASSERT_CONTAINS(attr_str(req, "uri"), "/invoke-async");
   json_t *h = find_in_trace(spans, c->trace_id, "http.invoke_function_async", &(int){0});
-  ASSERT_EQ_STR(attr(h, "job_id"), c->job);
-  ASSERT_EQ_STR(attr(h, "tenant"), "0");
+  ASSERT_EQ_STR(attr_str(h, "job_id"), c->job);
+  ASSERT_EQ_STR(attr_str(h, "tenant"), "0");
   json_t *j = find_in_trace(spans, c->trace_id, "async_invoke.job", &(int){0});
-  ASSERT_EQ_STR(attr(j, "job_id"), c->job);
+  ASSERT_EQ_STR(attr_str(j, "job_id"), c->job);
   json_t *run = find_in_trace(spans, c->trace_id, "invoke.run", &(int){0});
-  ASSERT_EQ_STR(attr(run, "export"), "add");
+  ASSERT_EQ_STR(attr_str(run, "export"), "add");
   ASSERT_EQ_STR(str(json_object_get(json_object_get(run, "attributes"), "args_len"), "int"),
                 "2");
 }
@@ -262,7 +175,7 @@ TEST(concurrent_invoke_async_spans) {
   pthread_barrier_t go;
   char fn[64];
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  ASSERT(receiver_start(&rc));
+  ASSERT(receiver_start(&rc, 0));
   ASSERT(init_tracing(&rc));
   tw_api_config_init(&cfg);
   cfg.tokens = "";
@@ -310,7 +223,7 @@ TEST(sync_invoke_joins_inbound_trace) {
   tu_server s;
   char fn[64], url[1024];
   tu_resp r;
-  ASSERT(receiver_start(&rc));
+  ASSERT(receiver_start(&rc, 0));
   ASSERT(init_tracing(&rc));
   ASSERT(tu_start(&s, NULL, NULL));
   ASSERT(tu_deploy(s.base, "calc", NULL, "X-TensorWasm-Tenant: 42", fn));
@@ -328,23 +241,23 @@ TEST(sync_invoke_joins_inbound_trace) {
   json_t *req = find_in_trace(spans, INBOUND_TRACE, "http.request", &n);
   ASSERT_EQ_INT(n, 1);
   ASSERT_EQ_STR(str(req, "parent_span_id"), "00f067aa0ba902b7");
-  ASSERT_EQ_STR(attr(req, "traceparent"), "00-" INBOUND_TRACE "-00f067aa0ba902b7-01");
+  ASSERT_EQ_STR(attr_str(req, "traceparent"), "00-" INBOUND_TRACE "-00f067aa0ba902b7-01");
   json_t *h = find_in_trace(spans, INBOUND_TRACE, "http.invoke_function", &n);
   ASSERT_EQ_INT(n, 1);
   ASSERT_EQ_STR(str(h, "parent_span_id"), str(req, "span_id"));
-  ASSERT_EQ_STR(attr(h, "function_id"), fn);
-  ASSERT_EQ_STR(attr(h, "tenant"), "42");
+  ASSERT_EQ_STR(attr_str(h, "function_id"), fn);
+  ASSERT_EQ_STR(attr_str(h, "tenant"), "42");
   json_t *run = find_in_trace(spans, INBOUND_TRACE, "invoke.run", &n);
   ASSERT_EQ_INT(n, 1);
   ASSERT_EQ_STR(str(run, "parent_span_id"), str(h, "span_id"));
-  ASSERT_EQ_STR(attr(run, "tenant"), "42");
-  ASSERT_EQ_STR(attr(run, "function_id"), fn);
+  ASSERT_EQ_STR(attr_str(run, "tenant"), "42");
+  ASSERT_EQ_STR(attr_str(run, "function_id"), fn);
   /* The executor's spans hang below invoke.run in the same trace. */
   json_t *spawn =
       find_in_trace(spans, INBOUND_TRACE, "tensor_wasm_exec::executor::spawn_instance", &n);
   ASSERT_EQ_INT(n, 1);
   ASSERT_EQ_STR(str(spawn, "parent_span_id"), str(run, "span_id"));
-  ASSERT_EQ_STR(attr(spawn, "tenant"), "42");
+  ASSERT_EQ_STR(attr_str(spawn, "tenant"), "42");
   find_in_trace(spans, INBOUND_TRACE, "tensor_wasm_exec::executor::call_export_with_args", &n);
   ASSERT_EQ_INT(n, 1);
   ASSERT_EQ_INT(orphans(spans), 1); /* only http.request: its parent is the caller's */
