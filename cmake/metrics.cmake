@@ -1,7 +1,7 @@
 # Metrics (src/core/metrics*.c): build identity for tensor_wasm_build_info,
 # the promtool exposition check, and the metrics benchmark.
 #
-#   ctest -R metrics                          unit, threads, promtool tests
+#   ctest -R metrics                          unit, threads, promtool, live tests
 #   cmake --build B --target bench-metrics    builds and runs bench/metrics_bench
 
 # Build identity, fixed at configure time (re-run cmake to refresh the sha).
@@ -45,6 +45,29 @@ if(TARGET core_test_metrics_promtool)
     TW_PROMTOOL="${TW_PROMTOOL_PATH}")
   set_tests_properties(core/test_metrics_promtool PROPERTIES
     SKIP_RETURN_CODE 77)
+endif()
+
+# The live gateway test: promtool on a scrape, a real Prometheus server
+# scraping the gateway and evaluating docs/dashboards/tensor-wasm-slo-rules.yml,
+# and every metric name of the dashboard and docs/SLO.md in a scrape after
+# a workload that includes GPU work on the fake driver (cmake/gpu.cmake).
+# Without promtool or prometheus it exits 77 (skipped).
+find_program(TW_PROMETHEUS prometheus)
+if(TW_PROMETHEUS)
+  set(TW_PROMETHEUS_PATH "${TW_PROMETHEUS}")
+else()
+  set(TW_PROMETHEUS_PATH "")
+  message(WARNING "prometheus not found; api/test_metrics_live will be skipped")
+endif()
+if(TARGET api_test_metrics_live)
+  add_dependencies(api_test_metrics_live api_test_guests gpu_guests fakecuda)
+  target_compile_definitions(api_test_metrics_live PRIVATE
+    TW_PROMTOOL="${TW_PROMTOOL_PATH}" TW_PROMETHEUS="${TW_PROMETHEUS_PATH}"
+    TW_FAKE_CUDA_PATH="$<TARGET_FILE:fakecuda>" TW_WAT2WASM="${WAT2WASM}")
+  set_tests_properties(api/test_metrics_live PROPERTIES
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "TW_CUDA_LIBRARY=$<TARGET_FILE:fakecuda>"
+    LABELS "unit;api;integration")
 endif()
 
 # Benchmark: not a test and not in ALL; run by hand or via bench-metrics.

@@ -232,7 +232,9 @@ typedef struct tw_metrics_std_t {
   tw_counter_t *isolation_violations;
   tw_counter_t *functions;                        /* functions registered */
   /* Ours. */
-  tw_gauge_t *functions_registered;               /* functions held now */
+  tw_gauge_t *functions_registered;               /* always NULL: not exposed
+                                                     until a registry can
+                                                     count its functions */
   tw_metric_family_t *invocations;                /* counter {tenant,outcome} */
   tw_counter_t *otlp_spans_exported;
   tw_metric_family_t *otlp_spans_dropped;         /* counter {reason} */
@@ -251,6 +253,16 @@ const tw_metrics_std_t *tw_metrics_std(void);
 /* Registers the catalogue in `reg` (idempotent) and fills *out. */
 tw_status tw_metrics_std_register(tw_metric_registry_t *reg,
                                   tw_metrics_std_t *out, tw_error *err);
+
+/* Makes the per-tenant series of the catalogue for `tenant` (a label
+ * value, borrowed for the call) at zero where they do not exist yet:
+ * active_instances, gpu_memory_used_bytes and kernel_dispatches {tenant},
+ * gpu_ and cpu_memory_bytes_per_tenant {tenant_id}.  So a tenant's panels
+ * read 0, not "No data", before it has used the GPU (or on a machine
+ * without one).  The executor calls it when it first sees a tenant.
+ * NULL arguments are ignored; out of memory leaves a series absent. */
+void tw_metrics_std_tenant_init(const tw_metrics_std_t *m,
+                                const char *tenant);
 
 /* ---- label helpers (static strings, bounded sets) ------------------------ */
 

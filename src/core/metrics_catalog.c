@@ -121,7 +121,8 @@ static const entry catalog[] = {
           "GPU memory reserved by each tenant, in bytes.", L("tenant_id"),
           gpu_memory_bytes_per_tenant, AS_FAMILY),
     GAUGE("tensor_wasm_cpu_memory_bytes_per_tenant",
-          "Host (linear) memory reserved by each tenant, in bytes.",
+          "Linear memory of each tenant's live instances at start, in "
+          "bytes.",
           L("tenant_id"), cpu_memory_bytes_per_tenant, AS_FAMILY),
     COUNTER("tensor_wasm_streaming_chunks_emitted_total",
             "Stream chunks that reached the client of invoke-stream.", NULL,
@@ -169,15 +170,19 @@ static const entry catalog[] = {
             "Pool slots discarded because resetting them failed.", NULL,
             pool_reset_failed, AS_SERIES),
     COUNTER("tensor_wasm_isolation_violations_total",
-            "Attempts by a guest to reach what its tenant may not.", NULL,
+            "Guest references to a device buffer or kernel that is not its "
+            "own, refused.",
+            NULL,
             isolation_violations, AS_SERIES),
     COUNTER("tensor_wasm_functions_total",
-            "Functions registered since the process started.", NULL,
+            "Functions deployed through this process since it started.", NULL,
             functions, AS_SERIES),
     /* Ours. */
-    GAUGE("tensor_wasm_functions_registered",
-          "Functions in the registry now.", NULL, functions_registered,
-          AS_SERIES),
+    /* tensor_wasm_functions_registered (functions held now) is not
+     * registered: no registry backend can count its functions yet, and
+     * with the shared NATS backend a per-process gauge would not be the
+     * registry's number anyway.  Its handle stays NULL, which updates
+     * ignore. */
     COUNTER("tensor_wasm_invocations_total",
             "Function calls finished, by tenant and outcome.",
             L("tenant", "outcome"), invocations, AS_FAMILY),
@@ -190,7 +195,9 @@ static const entry catalog[] = {
     GAUGE("tensor_wasm_async_queue_depth", "Async jobs waiting for a worker.",
           NULL, async_queue_depth, AS_SERIES),
     HIST("tensor_wasm_async_job_duration_seconds",
-         "Async job time from acceptance to a final state, in seconds.", NULL,
+         "Async job time from a worker taking it to its final state, in "
+         "seconds.",
+         NULL,
          job_buckets, async_job_duration_seconds, AS_SERIES),
     GAUGE("process_resident_memory_bytes", "Resident set size in bytes.",
           NULL, process_resident_memory_bytes, AS_SERIES),
@@ -272,6 +279,39 @@ static tw_status register_entry(tw_metric_registry_t *reg, const entry *e,
   return st;
 }
 
+/* Series whose label values form a small fixed set, made at zero so that
+ * a dashboard reads 0 rather than "No data" before the first event:
+ *  - the two reasons a span is dropped;
+ *  - jit_emit_text_seconds{blueprint="none"}: this build has no offload
+ *    code generator, so no real blueprint ever appears; the one series
+ *    says so with a count of 0 (docs/dashboards/README.md). */
+static tw_status make_fixed_series(const tw_metrics_std_t *m, tw_error *err) {
+  static const char *const reasons[] = {"queue_full", "export_failed"};
+  tw_counter_t *c;
+  tw_histogram_t *h;
+  for (size_t i = 0; i < NB(reasons); i++) {
+    const char *const v[] = {reasons[i], NULL};
+    tw_status st = tw_metric_counter_get(m->otlp_spans_dropped, v, &c, err);
+    if (st != TW_OK) return st;
+  }
+  return tw_metric_histogram_get(m->jit_emit_text_seconds,
+                                 (const char *const[]){"none", NULL}, &h,
+                                 err);
+}
+
+void tw_metrics_std_tenant_init(const tw_metrics_std_t *m,
+                                const char *tenant) {
+  if (!m || !tenant) return;
+  /* Each *_with creates the series at zero if it is new and is a
+   * lock-free lookup otherwise; failures leave the series absent, which
+   * costs a panel its zero, never a request. */
+  (void)tw_metric_gauge_with(m->active_instances, tenant);
+  (void)tw_metric_gauge_with(m->gpu_memory_used_bytes, tenant);
+  (void)tw_metric_counter_with(m->kernel_dispatches, tenant);
+  (void)tw_metric_gauge_with(m->gpu_memory_bytes_per_tenant, tenant);
+  (void)tw_metric_gauge_with(m->cpu_memory_bytes_per_tenant, tenant);
+}
+
 static tw_status bind_process_gauges(const tw_metrics_std_t *m,
                                      tw_error *err) {
   tw_status st = tw_gauge_bind(m->process_resident_memory_bytes, rss_now,
@@ -298,6 +338,7 @@ tw_status tw_metrics_std_register(tw_metric_registry_t *reg,
   tw_status st = tw_metric_gauge_get(out->build_info, build, &info, err);
   if (st != TW_OK) return st;
   tw_gauge_set(info, 1);
+  if ((st = make_fixed_series(out, err)) != TW_OK) return st;
   return bind_process_gauges(out, err);
 }
 

@@ -449,6 +449,7 @@ tw_status tw_exec_module_load(tw_exec_t *exec, const uint8_t *bytes,
   pthread_mutex_unlock(&c->mu);
   if (m) {
     tw_counter_inc(exec->metrics->jit_cache_warm_hit);
+    tw_counter_inc(exec->metrics->jit_cache_verify_skipped);
     *out = m;
     return TW_OK;
   }

@@ -84,6 +84,7 @@ tw__exec_tenant *tw__exec_tenant_locked(tw_exec_t *exec, tw_tenant_id id) {
   snprintf(t->label, sizeof t->label, "%llu", (unsigned long long)id);
   t->active_gauge = tw_metric_gauge_with(exec->metrics->active_instances,
                                          t->label);
+  tw_metrics_std_tenant_init(exec->metrics, t->label);
   t->next = *head;
   *head = t;
   return t;

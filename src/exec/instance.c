@@ -235,6 +235,9 @@ static tw_status spawn_with(tw_exec_t *exec, const tw_spawn_config *cfg,
   pthread_mutex_unlock(&exec->mu);
   tw_counter_inc(exec->metrics->instance_spawns);
   tw_gauge_add(tenant->active_gauge, 1);
+  tw_gauge_add(tw_metric_gauge_with(exec->metrics->cpu_memory_bytes_per_tenant,
+                                    tenant->label),
+               (int64_t)m->min_pages * 65536);
   return TW_OK;
 }
 
@@ -447,14 +450,6 @@ static tw_status call_locked(tw_exec_t *exec, tw__exec_rec *r,
   return TW_OK;
 }
 
-static void count_invocation(tw_exec_t *exec, tw__exec_rec *r, tw_status st,
-                             const tw_exec_error *err) {
-  tw_trap_code trap = err && st == TW_TRAP ? err->base.trap : TW_TRAP_NONE;
-  tw_counter_inc(tw_metric_counter_with(exec->metrics->invocations,
-                                        r->tenant->label,
-                                        tw_metrics_outcome_label(st, trap)));
-}
-
 tw_status tw_exec_call_export_with_args(tw_exec_t *exec, tw_instance_id id,
                                         const char *export_name,
                                         const tw_val *args, size_t nargs,
@@ -491,7 +486,6 @@ tw_status tw_exec_call_export_with_args(tw_exec_t *exec, tw_instance_id id,
     st = call_locked(exec, r, export_name, args, nargs, out, err);
   }
   pthread_mutex_unlock(&r->call_mu);
-  count_invocation(exec, r, st, err);
   if (out == &scratch) tw_exec_result_free(out);
   span_finish(span, st, err);
   rec_put(exec, r);
@@ -522,6 +516,9 @@ tw_status tw_exec_terminate(tw_exec_t *exec, tw_instance_id id,
   tw__run_cancel(exec, &r->run);
   tw_counter_inc(exec->metrics->instance_terminations);
   tw_gauge_sub(r->tenant->active_gauge, 1);
+  tw_gauge_sub(tw_metric_gauge_with(exec->metrics->cpu_memory_bytes_per_tenant,
+                                    r->tenant->label),
+               (int64_t)r->module->min_pages * 65536);
   span_finish(span, TW_OK, NULL);
   rec_put(exec, r);
   return TW_OK;

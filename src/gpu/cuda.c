@@ -395,7 +395,10 @@ int64_t tw__cuda_load_ptx(tw_cuda_t *c, uint8_t *mem, uint64_t size,
 static tw__cuda_kernel *kernel_find(tw_cuda_t *c, int64_t id) {
   if (id < 0) return NULL;
   uint32_t slot = (uint32_t)(id & 0xFF);
-  if (slot >= c->nkernels || c->kernels[slot].id != id) return NULL;
+  if (slot >= c->nkernels || c->kernels[slot].id != id) {
+    tw_counter_inc(tw_metrics_std()->isolation_violations); /* not its own */
+    return NULL;
+  }
   return &c->kernels[slot];
 }
 
@@ -550,7 +553,10 @@ int32_t tw__cuda_launch(tw_cuda_t *c, uint8_t *mem, uint64_t size,
 tw__cuda_buffer *tw__cuda_buffer_find(tw_cuda_t *c, int64_t handle) {
   if (handle <= 0) return NULL;
   uint32_t slot = (uint32_t)(handle & ((1 << BUFFER_SLOT_BITS) - 1));
-  if (slot >= c->nbuffers_cap || c->buffers[slot].id != handle) return NULL;
+  if (slot >= c->nbuffers_cap || c->buffers[slot].id != handle) {
+    tw_counter_inc(tw_metrics_std()->isolation_violations); /* not its own */
+    return NULL;
+  }
   return &c->buffers[slot];
 }
 

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "otlp/otlp_int.h"
+#include "tensorwasm/metrics.h"
 
 struct tw__otlp_exporter {
   tw__otlp_options opt; /* strings owned */
@@ -52,6 +53,8 @@ void tw__otlp_exporter_on_end(void *self, tw_span_t *span) {
   pthread_mutex_unlock(&e->lock);
   if (full) {
     tw__stat_add(&tw__trace_stats.dropped_queue_full, 1);
+    tw_counter_inc(tw_metric_counter_with(tw_metrics_std()->otlp_spans_dropped,
+                                          "queue_full"));
     tw__stat_add(&tw__trace_stats.spans_dropped, 1);
     tw__span_free(span);
     return;
@@ -118,12 +121,16 @@ static void export_batch(tw__otlp_exporter *e, tw_span_t **spans, size_t n) {
 done:
   if (r == TW__SEND_OK) {
     tw__stat_add(&tw__trace_stats.spans_exported, n);
+    tw_counter_add(tw_metrics_std()->otlp_spans_exported, n);
     if (e->failing)
       fprintf(stderr, "tensor-wasm: OTLP export to %s recovered\n",
               e->opt.url);
     e->failing = false;
   } else {
     tw__stat_add(&tw__trace_stats.dropped_export_failed, n);
+    tw_counter_add(tw_metric_counter_with(tw_metrics_std()->otlp_spans_dropped,
+                                          "export_failed"),
+                   n);
     tw__stat_add(&tw__trace_stats.spans_dropped, n);
     if (!e->failing) report(e, why, n);
     e->failing = true;

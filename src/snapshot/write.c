@@ -88,7 +88,7 @@ typedef struct sbuf {
 
 static uint8_t *sb_grow(sbuf *b, size_t n) {
   if (b->oom) return NULL;
-  if (b->len + n > b->cap) {
+  if (!b->p || b->len + n > b->cap) { /* never hand out NULL, even for 0 bytes */
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n) cap *= 2;
     uint8_t *p = realloc(b->p, cap);
