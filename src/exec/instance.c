@@ -363,7 +363,10 @@ static tw_status call_outcome(tw__exec_rec *r, tw_status st, const tw_error *e,
     out->exit_code = code;
     return TW_OK;
   }
-  if (st == TW_OK) return TW_OK;
+  /* A deadline that fired while the call ran is a timeout even when the
+   * guest then returned normally: woken from a blocking WASI call (EINTR),
+   * it never reached a loop or call where the interrupt traps. */
+  if (st == TW_OK && reason != TW__RUN_DEADLINE) return TW_OK;
   if (reason == TW__RUN_TERMINATE) {
     tw__exec_from_engine(err, TW_EXEC_ERR_TERMINATED, e);
     if (err) {
@@ -373,9 +376,12 @@ static tw_status call_outcome(tw__exec_rec *r, tw_status st, const tw_error *e,
     }
     return st;
   }
-  if (reason == TW__RUN_DEADLINE && st == TW_TRAP) {
+  if (reason == TW__RUN_DEADLINE) {
+    st = TW_TRAP;
     tw__exec_from_engine(err, TW_EXEC_ERR_TIMEOUT, e);
     if (err) {
+      err->base.status = TW_TRAP;
+      err->base.trap = TW_TRAP_INTERRUPTED;
       err->instance = r->id;
       err->elapsed_ms = elapsed_ns / 1000000u;
       err->deadline_ms = r->deadline_ms;
