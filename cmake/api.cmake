@@ -54,3 +54,22 @@ if(TEST api/test_spans)
     ENVIRONMENT "TW_NODE=${TW_NODE};TW_OTLP_RECEIVER_DIR=${CMAKE_BINARY_DIR}/otlp-receiver"
     LABELS "unit;api;integration")
 endif()
+
+# ---- gateway operations (issue 7): rate limits, audit, edge, CLI client ----
+#
+#   ctest -R 'api/test_ops|cli/test_client'
+#
+# The ops tests run `serve` (tw-serve-test) as a child process to show that
+# it honours each environment variable; the client test runs the real
+# `tensor-wasm` binary against it.
+foreach(t api_test_ops_limits api_test_ops_audit api_test_ops_edge cli_test_client)
+  if(TARGET ${t})
+    add_dependencies(${t} api_test_guests tw-serve-test tensor-wasm)
+    target_compile_definitions(${t} PRIVATE
+      TW_SERVE_PATH="$<TARGET_FILE:tw-serve-test>"
+      TW_CLI_PATH="$<TARGET_FILE:tensor-wasm>")
+  endif()
+endforeach()
+if(TARGET cli_test_client)
+  target_include_directories(cli_test_client PRIVATE ${CMAKE_SOURCE_DIR}/tests/api)
+endif()

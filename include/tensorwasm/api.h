@@ -56,6 +56,14 @@ extern "C" {
 
 typedef struct tw_api tw_api_t;
 
+/* One token bucket: up to `burst` requests at once, refilled at `qps`
+ * per second (lazily, when a request arrives).  burst 0: the layer is
+ * off; qps 0 with a burst: a one-shot allowance that never refills. */
+typedef struct tw_api_rate {
+  double qps;
+  uint32_t burst;
+} tw_api_rate;
+
 /* Fill with tw_api_config_init, then change what you need. */
 typedef struct tw_api_config {
   const char *host;  /* numeric IPv4 or IPv6 address; default "127.0.0.1" */
@@ -91,11 +99,51 @@ typedef struct tw_api_config {
 
   uint64_t prune_interval_ms; /* job retention pass; 0: 60 s */
 
+  /* Rate limits on protected routes, checked after auth and tenant scope
+   * (so a 401 or 403 spends nothing); a request must pass both layers, and
+   * a refused one spends nothing: 429 rate_limited with Retry-After.
+   * tw_api_config_init leaves both off; tw_api_config_from_env sets them
+   * as the original's server did (docs/API.md "Rate limits"). */
+  tw_api_rate token_rate;     /* per token (dev mode: one shared bucket) */
+  tw_api_rate tenant_rate;    /* per (token, tenant) */
+  /* The limiter's monotonic clock in nanoseconds, for tests; NULL:
+   * CLOCK_MONOTONIC.  Called on I/O threads with rate_clock_ctx. */
+  uint64_t (*rate_clock)(void *ctx);
+  void *rate_clock_ctx;
+
+  /* Audit log of state-changing actions, one JSON line each, written
+   * before the response is sent: NULL, "" or "none": off; "stdout";
+   * "file:/path" (appended, created 0600).  An unknown value or a file
+   * that cannot be opened is reported (warn) and falls back to stdout. */
+  const char *audit_log;
+  /* Edge (docs/API.md "Edge"), each comma-separated; NULL or "": off.
+   *  trusted_hosts: Host allowlist (400 bad_request otherwise, before the
+   *    request is traced or counted);
+   *  trusted_xfcc_proxies: IPs / CIDRs whose X-Forwarded-Client-Cert
+   *    subject goes into the audit log (NULL: trust no peer);
+   *  cors_allowed_origins: origins a browser may call from. */
+  const char *trusted_hosts;
+  const char *trusted_xfcc_proxies;
+  const char *cors_allowed_origins;
+
   tw_registry_t *registry;    /* required; borrowed (see above) */
   tw_exec_t *exec;            /* required; borrowed (see above) */
 } tw_api_config;
 
 void tw_api_config_init(tw_api_config *cfg);
+
+/* Fills the rest of `cfg` from the environment as a server entry point
+ * does (`tensor-wasm serve`): TENSOR_WASM_API_REQUIRE_TENANT,
+ * _RATE_LIMIT_QPS / _BURST (per-token layer: off when both are unset or
+ * either is 0 or malformed; one alone gets 100 qps / burst 200 for the
+ * other), _TENANT_RATE_LIMIT_QPS / _BURST (ours: the per-(token, tenant)
+ * layer, on at 10 qps / burst 20 when unset, as the original's code),
+ * _AUDIT_LOG (unset: stdout), _TRUSTED_HOSTS, _TRUSTED_XFCC_PROXIES,
+ * _CORS_ALLOWED_ORIGINS.  Tokens and the metrics token stay NULL, which
+ * tw_api_start reads from the environment itself.  The strings point into
+ * the environment: borrowed until tw_api_start returns.  Malformed values
+ * are reported (warn) and fall back as documented. */
+void tw_api_config_from_env(tw_api_config *cfg);
 
 /* Validates the config, recovers the registry, binds and starts serving.
  * On TW_OK *out is a running server the caller owns (tw_api_stop). */

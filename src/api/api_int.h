@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "tensorwasm/api.h"
 #include "tensorwasm/metrics.h"
@@ -47,6 +48,7 @@
   X(MODULE_MEMORY_TOO_LARGE, 413, "module_memory_too_large")          \
   X(MODULE_TABLE_TOO_LARGE, 413, "module_table_too_large")            \
   X(MODULE_TOO_LARGE, 413, "module_too_large")                        \
+  X(RATE_LIMITED, 429, "rate_limited")                                \
   X(TENANT_CAPACITY_EXHAUSTED, 429, "tenant_capacity_exhausted")      \
   X(WASMTIME, 500, "wasmtime")                                        \
   X(INTERNAL, 500, "internal")                                        \
@@ -107,6 +109,9 @@ void api_route_match(const char *method, const char *path, api_match *out);
 
 typedef struct api_token {
   uint8_t digest[32]; /* SHA-256 of the token: compared in constant time */
+  uint64_t id;        /* token_id in logs and rate limits: a keyed hash,
+                         stable for the process only, never 0 (dev) */
+  size_t index;       /* position in api_tokens.items */
   bool wildcard;
   uint64_t *tenants;  /* sorted; when !wildcard */
   size_t ntenants;
@@ -138,6 +143,87 @@ bool api_auth_check(const api_tokens *t, const char *value, api_actor *out,
 /* Parses an X-TensorWasm-Tenant value: a u64 in decimal. */
 bool api_tenant_parse(const char *value, uint64_t *out);
 
+/* ---- rate limits (ratelimit.c) ------------------------------------------- */
+
+typedef struct api_limiter api_limiter;
+
+/* Two layers: per token (`ntokens` + 1 buckets, the last for dev mode)
+ * and per (token, tenant) in a fixed-size table.  `clock` NULL:
+ * CLOCK_MONOTONIC.  *out NULL (and TW_OK) when both layers are off. */
+tw_status api_limiter_new(const tw_api_rate *token, const tw_api_rate *tenant,
+                          size_t ntokens, uint64_t (*clock)(void *), void *clock_ctx,
+                          api_limiter **out, tw_error *err);
+void api_limiter_free(api_limiter *l);
+/* 0: admitted, one permit spent from each layer that is on.  Otherwise
+ * the Retry-After in seconds (>= 1) and nothing is spent.  `token_index`
+ * is api_token.index, or ntokens in dev mode (token_id 0). */
+uint32_t api_limiter_admit(api_limiter *l, size_t token_index, uint64_t token_id,
+                           uint64_t tenant);
+
+/* ---- edge (edge.c) ------------------------------------------------------------ */
+
+typedef struct api_cidr {
+  int family;        /* AF_INET or AF_INET6 */
+  uint8_t addr[16];
+  unsigned prefix;
+} api_cidr;
+
+#define API_WARNED_PEERS 32
+
+typedef struct api_edge {
+  char **hosts;          /* lowercased */
+  size_t nhosts;
+  bool hosts_have_port;  /* some entry names a port: no default-port strip */
+  api_cidr *proxies;
+  size_t nproxies;
+  char **origins;
+  size_t norigins;
+  bool ready;            /* api_edge_init ran (warn_lock exists) */
+  pthread_mutex_t warn_lock; /* warned peers (XFCC from an untrusted peer) */
+  uint8_t warned[API_WARNED_PEERS][16];
+  size_t nwarned;
+} api_edge;
+
+tw_status api_edge_init(api_edge *e, const tw_api_config *cfg, tw_error *err);
+void api_edge_free(api_edge *e);
+/* The Host header (NULL: absent; `count` of them) against the allowlist;
+ * true when there is no allowlist. */
+bool api_edge_host_ok(const api_edge *e, const char *host, unsigned count);
+bool api_edge_origin_ok(const api_edge *e, const char *origin);
+/* Parses "a.b.c.d", "v6", "addr/prefix" into *out. */
+bool api_cidr_parse(const char *text, api_cidr *out);
+/* Is the peer (a sockaddr) inside one of the trusted proxies? */
+bool api_edge_peer_trusted(const api_edge *e, const struct sockaddr *sa);
+/* Reports (once per peer, up to API_WARNED_PEERS peers) an XFCC header
+ * from a peer that is not trusted. */
+void api_edge_warn_untrusted(api_edge *e, const struct sockaddr *sa);
+/* The first Subject="..." of an X-Forwarded-Client-Cert value: quotes
+ * removed, \" unescaped, only printable ASCII kept, at most cap-1 bytes.
+ * False when there is none. */
+bool api_xfcc_subject(const char *xfcc, char *out, size_t cap);
+/* "ip:port" or "[ip6]:port"; "" when unknown. */
+void api_sockaddr_format(const struct sockaddr *sa, char *out, size_t cap);
+
+/* ---- audit log (audit.c) ----------------------------------------------------- */
+
+typedef struct api_audit api_audit;
+
+/* Opens the sink named by `spec` (tw_api_config.audit_log); *out NULL
+ * when the log is off.  A file that cannot be opened falls back to
+ * stdout with a warning; only TW_NOMEM fails. */
+tw_status api_audit_open(const char *spec, api_audit **out, tw_error *err);
+void api_audit_close(api_audit *a);
+
+typedef enum api_audit_action {
+  API_AUDIT_NONE,
+  API_AUDIT_CREATE_FUNCTION,
+  API_AUDIT_DELETE_FUNCTION,
+  API_AUDIT_INVOKE_FUNCTION,
+  API_AUDIT_INVOKE_FUNCTION_ASYNC
+} api_audit_action;
+
+api_audit_action api_audit_action_of(api_route route);
+
 /* ---- bounded pools and permits -------------------------------------------- */
 
 typedef void (*api_task_fn)(void *arg);
@@ -165,9 +251,11 @@ tw_status api_permits_new(uint32_t global, uint32_t per_tenant,
 void api_permits_free(api_permits *p);
 /* Non-blocking: a global and a tenant permit, or neither. */
 api_permit api_permits_try(api_permits *p, uint64_t tenant);
-/* Blocking for a global permit only (async jobs); false once `stop` is
- * set by api_permits_wake_all. */
+/* Blocking for a global permit only (async jobs, which may hold at most
+ * three quarters of them); false once `stop` is set by
+ * api_permits_wake_all.  Released with api_permits_release_async. */
 bool api_permits_wait_global(api_permits *p);
+void api_permits_release_async(api_permits *p);
 void api_permits_release(api_permits *p, uint64_t tenant, bool with_tenant);
 void api_permits_wake_all(api_permits *p); /* stop waiting for good */
 
@@ -185,6 +273,9 @@ struct tw_api {
   struct MHD_Daemon *daemon;
   api_tokens tokens;
   char *metrics_token;         /* NULL: open */
+  api_limiter *limiter;        /* NULL: no rate limits */
+  api_audit *audit;            /* NULL: no audit log */
+  api_edge edge;
   tw_registry_t *registry;     /* borrowed */
   tw_exec_t *exec;             /* borrowed */
   tw_engine_t *engine;         /* deploy-time validation */
@@ -214,6 +305,7 @@ typedef struct api_resp {
   unsigned retry_after; /* seconds; 0: no header */
   const char *allow;   /* static; NULL: no header */
   const char *kind;    /* error kind (static) for logs and spans; NULL: ok */
+  bool preflight;      /* a CORS preflight answer */
 } api_resp;
 
 typedef enum api_state {
@@ -250,6 +342,17 @@ typedef struct api_req {
   size_t body_len, body_cap;
   bool body_too_large;
 
+  bool untracked;          /* refused at the edge: no span, no metrics */
+  const char *cors_origin; /* an allowed Origin (MHD-owned); NULL: none */
+
+  /* Audit (an audited route whose caller passed auth). */
+  api_audit_action audit_action;
+  bool audit_done;         /* the record is written */
+  bool tenant_known;       /* r->tenant came from a valid header or default */
+  char peer[64];           /* "ip:port" */
+  char cert_subject[257];  /* from a trusted proxy's XFCC; "" none */
+  char created_id[TW_UUID_LEN + 1]; /* the new function of a deploy */
+
   bool has_permit;         /* a guest permit is held */
   pthread_mutex_t lock;    /* done / suspended across the hand-off */
   bool done, suspended;
@@ -262,6 +365,11 @@ void api_resp_empty(api_req *r, unsigned status);
 void api_resp_fail(api_req *r, const api_fail *f);
 void api_resp_error(api_req *r, api_error kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Writes the request's audit record once (a no-op when the log is off,
+ * the route is not audited or the record is written).  Called before the
+ * response is sent, on the thread that produced it. */
+void api_audit_emit(api_req *r);
 
 /* The guest pool's task for invoke routes and the control pool's for the
  * rest; each fills r->resp. */

@@ -9,9 +9,16 @@
  * is `token` (wildcard scope, deprecated), `token:tenant=*` or
  * `token:tenant=ID,ID,...`.  A piece without ':' that follows a tenant
  * list continues that list, as in the original; an entry with an id that
- * is not a u64 is dropped whole. */
+ * is not a u64 is dropped whole.
+ *
+ * A token's id (audit records, rate-limit keys) is a hash of its digest
+ * keyed with random bytes drawn once per process, as the original's
+ * seeded SipHash: stable while the process lives, meaningless outside it,
+ * and no help to anyone guessing the token from a log. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +30,28 @@
 static void digest(const char *s, size_t n, uint8_t out[32]) {
   unsigned len = 32;
   if (!EVP_Digest(s, n, out, &len, EVP_sha256(), NULL)) memset(out, 0, 32);
+}
+
+static uint8_t id_key[32];
+static pthread_once_t id_key_once = PTHREAD_ONCE_INIT;
+
+static void id_key_init(void) {
+  if (RAND_bytes(id_key, sizeof id_key) != 1) digest("tensor-wasm token id", 20, id_key);
+}
+
+/* Never 0: that is the dev-mode actor.  53 bits, so that every JSON
+ * reader (JavaScript's numbers, jansson's int64) reads the audit log's
+ * token_id exactly; the original's u64 type still holds it. */
+static uint64_t token_id_of(const uint8_t d[32]) {
+  uint8_t buf[64], h[32];
+  uint64_t id = 0;
+  pthread_once(&id_key_once, id_key_init);
+  memcpy(buf, id_key, 32);
+  memcpy(buf + 32, d, 32);
+  digest((const char *)buf, sizeof buf, h);
+  for (int i = 0; i < 8; i++) id = id << 8 | h[i];
+  id &= (UINT64_C(1) << 53) - 1;
+  return id ? id : 1;
 }
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
@@ -95,6 +124,8 @@ static tw_status flush_entry(entry_acc *e, api_tokens *out) {
     if (e->tok.tenants)
       qsort(e->tok.tenants, e->tok.ntenants, sizeof *e->tok.tenants, cmp_u64);
     out->items = n;
+    e->tok.id = token_id_of(e->tok.digest);
+    e->tok.index = out->count;
     n[out->count++] = e->tok;
   }
   memset(e, 0, sizeof *e);

@@ -18,7 +18,7 @@ bool api_function_lookup(tw_api_t *api, const char *id, uint64_t tenant, tw_func
   tw_error err;
   tw_error_clear(&err);
   tw_status st = tw_registry_function_get(api->registry, id, out, &err);
-  if (st == TW_NOT_FOUND) {
+  if (st == TW_NOT_FOUND || st == TW_ARG) { /* TW_ARG: not a UUID, so no function */
     api_fail_set(f, API_ERR_NOT_FOUND, "no such function");
     return false;
   }
@@ -132,6 +132,7 @@ void api_handle_fn_create(api_req *r) {
   }
   tw_counter_inc(api->metrics->functions);
   tw_span_attr_str(span, "function_id", fn.id);
+  snprintf(r->created_id, sizeof r->created_id, "%s", fn.id); /* for the audit record */
   api_resp_json(r, 200, json_pack("{s:s}", "id", fn.id));
   goto done;
 fail:

@@ -9,7 +9,9 @@
  *
  * The dispatcher takes a global guest permit before it claims, so async
  * jobs and synchronous invocations share one bound, and the guest pool
- * (sized to the permits) always has room for a claimed job.
+ * (sized to the permits) always has room for a claimed job.  Jobs may
+ * hold at most three quarters of the permits, so synchronous requests of
+ * other tenants are served while one tenant floods the queue.
  *
  * Trace hand-off: the submitting request leaves its span context in a
  * small table keyed by job id; the job takes it out when it starts, so
@@ -209,7 +211,7 @@ static void job_task_run(void *arg) {
   json_decref(out);
   tw_span_end(span);
   tw_trace_ctx_detach(&scope);
-  api_permits_release(api->permits, 0, false);
+  api_permits_release_async(api->permits);
   tw_job_clear(&t->job);
   free(t);
 }
@@ -278,7 +280,7 @@ static bool claim_one(tw_api_t *api) {
   return true;
 none:
   free(t);
-  api_permits_release(api->permits, 0, false);
+  api_permits_release_async(api->permits);
   return false;
 }
 
@@ -291,7 +293,7 @@ static void *dispatcher_main(void *arg) {
     if ((uint64_t)(api_now_ms() - api->last_prune_ms) >= api->cfg.prune_interval_ms) prune(api);
     if (!api_permits_wait_global(api->permits)) break;
     if (stopping(api, &signal)) {
-      api_permits_release(api->permits, 0, false);
+      api_permits_release_async(api->permits);
       break;
     }
     /* Nothing pending: sleep until a submit (or a second, for jobs that
@@ -366,7 +368,7 @@ void api_handle_job_get(api_req *r) {
   tw_span_attr_str(span, "job_id", r->match.id);
   api_span_tenant(span, r->tenant);
   tw_status st = tw_registry_job_get(r->api->registry, r->match.id, &job, &err);
-  if (st == TW_NOT_FOUND) {
+  if (st == TW_NOT_FOUND || st == TW_ARG) { /* TW_ARG: not a UUID, so no job */
     api_resp_error(r, API_ERR_NOT_FOUND, "no such job");
   } else if (st != TW_OK) {
     tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);

@@ -123,6 +123,11 @@ struct api_permits {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   uint32_t global, used, per_tenant;
+  /* Async jobs may hold at most async_max of the global permits: the rest
+   * stay for synchronous invocations, so a tenant flooding the job queue
+   * cannot starve other tenants' requests (per-tenant limits cannot apply
+   * to a shared queue that hands out jobs in order). */
+  uint32_t async_used, async_max;
   tenant_use *tenants; /* `ntenants` live entries, capacity `global` */
   uint32_t ntenants;
   bool stop;
@@ -150,6 +155,7 @@ tw_status api_permits_new(uint32_t global, uint32_t per_tenant, api_permits **ou
   pthread_cond_init(&p->cond, NULL);
   p->global = global;
   p->per_tenant = per_tenant;
+  p->async_max = global > 1 ? global - (global / 4 ? global / 4 : 1) : global;
   p->g_used = tw_metrics_std()->backpressure_permits_used;
   p->g_avail = tw_metrics_std()->backpressure_permits_available;
   publish(p);
@@ -196,14 +202,23 @@ api_permit api_permits_try(api_permits *p, uint64_t tenant) {
 bool api_permits_wait_global(api_permits *p) {
   bool ok;
   pthread_mutex_lock(&p->lock);
-  while (p->used >= p->global && !p->stop) pthread_cond_wait(&p->cond, &p->lock);
+  while ((p->used >= p->global || p->async_used >= p->async_max) && !p->stop)
+    pthread_cond_wait(&p->cond, &p->lock);
   ok = !p->stop;
   if (ok) {
     p->used++;
+    p->async_used++;
     publish(p);
   }
   pthread_mutex_unlock(&p->lock);
   return ok;
+}
+
+void api_permits_release_async(api_permits *p) {
+  pthread_mutex_lock(&p->lock);
+  p->async_used--;
+  pthread_mutex_unlock(&p->lock);
+  api_permits_release(p, 0, false);
 }
 
 void api_permits_release(api_permits *p, uint64_t tenant, bool with_tenant) {

@@ -2,9 +2,11 @@
  * of one request, and start/stop.
  *
  * One request, on its I/O thread:
- *   first call    route, trace context (http.request), auth, tenant, the
- *                 declared body size; anything refused is answered here,
- *                 before the body is read
+ *   first call    the Host allowlist (a refusal is not traced or counted),
+ *                 trace context (http.request), CORS (preflights answered),
+ *                 route, auth, tenant, rate limit, the declared body size;
+ *                 anything refused is answered here, before the body is
+ *                 read
  *   body calls    the body is appended up to max_body_bytes (the rest is
  *                 discarded and 413 follows); a body that takes longer than
  *                 request_timeout_ms closes the connection
@@ -14,7 +16,8 @@
  *                 connection is suspended until the worker resumes it
  *   completion    metrics, the end of http.request, free
  * So an I/O thread does bounded work per call: no guest code, no storage,
- * no JSON larger than the fixed answers. */
+ * no JSON larger than the fixed answers.  The audit record of a request
+ * (audit.c) is written just before its response is queued. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -89,10 +92,33 @@ static const char *query(struct MHD_Connection *conn, const char *name) {
 
 /* ---- sending -------------------------------------------------------------------- */
 
+#define CORS_METHODS "GET, POST, DELETE"
+#define CORS_HEADERS "authorization, content-type, x-tensorwasm-tenant, traceparent"
+#define CORS_EXPOSE "x-trace-id, x-request-id, retry-after"
+#define CORS_MAX_AGE "600"
+
+static void add_cors_headers(const api_req *r, struct MHD_Response *resp) {
+  if (r->resp.preflight)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
+                            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  else if (r->api->edge.norigins)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+  if (!r->cors_origin) return;
+  MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+  if (r->resp.preflight) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", CORS_METHODS);
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", CORS_HEADERS);
+    MHD_add_response_header(resp, "Access-Control-Max-Age", CORS_MAX_AGE);
+  } else {
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE);
+  }
+}
+
 static enum MHD_Result send_resp(api_req *r) {
   api_resp *p = &r->resp;
   struct MHD_Response *resp;
   char retry[16];
+  api_audit_emit(r); /* before the client can see the answer */
   if (p->body) {
     resp = MHD_create_response_from_buffer(p->len, p->body, MHD_RESPMEM_MUST_FREE);
     if (resp) p->body = NULL; /* MHD frees it now */
@@ -108,6 +134,7 @@ static enum MHD_Result send_resp(api_req *r) {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry);
   }
   if (p->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, p->allow);
+  add_cors_headers(r, resp);
   enum MHD_Result ok = MHD_queue_response(r->conn, p->status, resp);
   MHD_destroy_response(resp);
   r->state = API_REQ_QUEUED;
@@ -166,8 +193,7 @@ static void req_trace(api_req *r, const char *url, const char *version) {
   tw_trace_id_hex(&r->ctx, r->trace_id);
 }
 
-static api_req *req_new(tw_api_t *api, struct MHD_Connection *conn, const char *url,
-                        const char *method, const char *version) {
+static api_req *req_alloc(tw_api_t *api, struct MHD_Connection *conn, const char *method) {
   api_req *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   r->api = api;
@@ -177,12 +203,32 @@ static api_req *req_new(tw_api_t *api, struct MHD_Connection *conn, const char *
   snprintf(r->method, sizeof r->method, "%s", method);
   if (tw_registry_uuid_new(r->request_id, NULL) != TW_OK)
     snprintf(r->request_id, sizeof r->request_id, "unknown");
+  atomic_fetch_add(&life_of(api)->active, 1);
+  return r;
+}
+
+/* A request refused at the edge (Host): no span, no metric; its
+ * x-trace-id is a fresh root that no span carries, so that every
+ * response still has one. */
+static api_req *req_new_untracked(tw_api_t *api, struct MHD_Connection *conn,
+                                  const char *method) {
+  api_req *r = req_alloc(api, conn, method);
+  if (!r) return NULL;
+  r->untracked = true;
+  tw_trace_ctx_new_root(&r->ctx);
+  tw_trace_id_hex(&r->ctx, r->trace_id);
+  return r;
+}
+
+static api_req *req_new(tw_api_t *api, struct MHD_Connection *conn, const char *url,
+                        const char *method, const char *version) {
+  api_req *r = req_alloc(api, conn, method);
+  if (!r) return NULL;
   r->method_label = tw_metrics_method_label(method);
   r->route_label = tw_metrics_route_label(method, url);
   r->in_flight = tw_metric_gauge_with(api->metrics->http_requests_in_flight, r->route_label,
                                       r->method_label);
   tw_gauge_add(r->in_flight, 1);
-  atomic_fetch_add(&life_of(api)->active, 1);
   req_trace(r, url, version);
   api_route_match(method, url, &r->match);
   return r;
@@ -195,6 +241,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   (void)conn;
   if (!r) return;
   *con_cls = NULL;
+  if (r->untracked) goto done;
   double secs = (double)(api_mono_ns() - r->start_ns) / 1e9;
   if (r->resp.status) {
     char status[16];
@@ -212,6 +259,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     tw_span_attr_bool(r->span, "client_aborted", true);
   tw_span_end(r->span);
   tw_gauge_sub(r->in_flight, 1);
+done:
   free(r->body);
   free(r->resp.body);
   pthread_mutex_destroy(&r->lock);
@@ -221,7 +269,28 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- first call: refuse early ------------------------------------------------ */
 
-/* Auth and tenant for a protected route; false with the error sent. */
+/* What the audit record needs from the connection, taken on the I/O
+ * thread: the peer, and the certificate subject a trusted proxy vouches
+ * for. */
+static void audit_begin(api_req *r) {
+  tw_api_t *api = r->api;
+  r->audit_action = api->audit ? api_audit_action_of(r->match.route) : API_AUDIT_NONE;
+  if (r->audit_action == API_AUDIT_NONE) return;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+  api_sockaddr_format(sa, r->peer, sizeof r->peer);
+  const char *xfcc = header(r->conn, "X-Forwarded-Client-Cert");
+  if (!xfcc) return;
+  if (api_edge_peer_trusted(&api->edge, sa))
+    api_xfcc_subject(xfcc, r->cert_subject, sizeof r->cert_subject);
+  else
+    api_edge_warn_untrusted(&api->edge, sa);
+}
+
+/* Auth, tenant, scope and rate limit for a protected route (the
+ * original's bearer_auth -> audit -> tenant_scope -> rate_limit); false
+ * with the error sent.  Only a caller that passed auth is audited. */
 static bool check_caller(api_req *r, enum MHD_Result *out) {
   tw_api_t *api = r->api;
   api_fail f;
@@ -236,6 +305,7 @@ static bool check_caller(api_req *r, enum MHD_Result *out) {
     *out = send_resp(r);
     return false;
   }
+  audit_begin(r);
   unsigned nt = header_count_of(r->conn, "X-TensorWasm-Tenant");
   const char *tv = header(r->conn, "X-TensorWasm-Tenant");
   if (nt > 1) {
@@ -250,12 +320,36 @@ static bool check_caller(api_req *r, enum MHD_Result *out) {
     *out = send_error(r, API_ERR_INVALID_TENANT, "X-TensorWasm-Tenant must be an unsigned 64-bit integer");
     return false;
   }
+  r->tenant_known = true;
   /* Scope before any lookup: a 403 here says nothing about what exists. */
   if (!api_actor_covers(&r->actor, r->tenant)) {
     *out = send_error(r, API_ERR_TENANT_SCOPE_DENIED, "the token does not cover this tenant");
     return false;
   }
+  /* Only actions spend permits (deploy, delete, invoke, invoke-async):
+   * reads are cheap, bounded by the control queue, and polling GET
+   * /jobs/:id is how clients are told to wait for a job. */
+  const api_token *t = r->actor.token;
+  uint32_t retry = api_audit_action_of(r->match.route) == API_AUDIT_NONE
+                       ? 0
+                       : api_limiter_admit(api->limiter, t ? t->index : api->tokens.count,
+                                           t ? t->id : 0, r->tenant);
+  if (retry) {
+    api_resp_error(r, API_ERR_RATE_LIMITED,
+                   "per-token rate limit exceeded; retry after %us", (unsigned)retry);
+    r->resp.retry_after = retry;
+    *out = send_resp(r);
+    return false;
+  }
   return true;
+}
+
+/* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+ * on a path we serve: 204, with the allow headers when the origin is
+ * allowed and without them (the browser then refuses) when it is not. */
+static bool is_preflight(const api_req *r) {
+  return strcmp(r->method, "OPTIONS") == 0 && header(r->conn, "Origin") &&
+         header(r->conn, "Access-Control-Request-Method") && r->match.allow;
 }
 
 static enum MHD_Result answer_healthz(api_req *r) {
@@ -297,6 +391,13 @@ static enum MHD_Result on_first_call(api_req *r) {
   enum MHD_Result out = MHD_YES;
   if (life_of(api)->stopping)
     return send_error(r, API_ERR_CAPACITY_EXHAUSTED, "the server is shutting down");
+  const char *origin = header(r->conn, "Origin");
+  if (api_edge_origin_ok(&api->edge, origin)) r->cors_origin = origin;
+  if (is_preflight(r)) {
+    api_resp_empty(r, 204);
+    r->resp.preflight = true;
+    return send_resp(r);
+  }
   if (r->match.route == API_ROUTE_NONE) {
     if (r->match.allow) {
       api_resp_error(r, API_ERR_METHOD_NOT_ALLOWED, "method not allowed here");
@@ -373,6 +474,7 @@ static void run_task(void *arg) {
   tw_trace_scope scope;
   tw_trace_ctx_attach(&r->ctx, &scope);
   handler_of(r->match.route)(r);
+  api_audit_emit(r); /* on this worker, not the I/O thread */
   tw_trace_ctx_detach(&scope);
   if (r->has_permit) api_permits_release(api->permits, r->tenant, true);
   pthread_mutex_lock(&r->lock);
@@ -439,6 +541,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                                  const char *upload_data, size_t *upload_data_size,
                                  void **con_cls) {
   api_req *r = *con_cls;
+  tw_api_t *api = cls;
+  if (!r && api->edge.nhosts &&
+      !api_edge_host_ok(&api->edge, header(conn, MHD_HTTP_HEADER_HOST),
+                              header_count_of(conn, MHD_HTTP_HEADER_HOST))) {
+    r = req_new_untracked(api, conn, method);
+    if (!r) return MHD_NO;
+    *con_cls = r;
+    return send_error(r, API_ERR_BAD_REQUEST, "the Host header is not in the allowlist");
+  }
   if (!r) {
     r = req_new(cls, conn, url, method, version);
     if (!r) return MHD_NO;
@@ -507,6 +618,9 @@ static void api_free(api_server *s) {
   api_pool_free(api->guest);
   api_permits_free(api->permits);
   if (api->engine) tw_engine_free(api->engine);
+  api_limiter_free(api->limiter);
+  api_audit_close(api->audit);
+  api_edge_free(&api->edge);
   api_tokens_free(&api->tokens);
   if (s->life.listen_fd >= 0) close(s->life.listen_fd);
   pthread_mutex_destroy(&s->life.dispatch_lock);
@@ -535,6 +649,28 @@ static tw_status parse_tokens(tw_api_t *api, tw_error *err) {
   if (mt && *mt && !(api->metrics_token = strdup(mt))) return fail(err, TW_NOMEM, "out of memory");
   api->cfg.tokens = NULL;
   api->cfg.metrics_token = NULL;
+  return TW_OK;
+}
+
+/* Rate limits, audit log and edge lists; the warnings an operator
+ * should see once. */
+static tw_status start_ops(tw_api_t *api, tw_error *err) {
+  tw_status st;
+  if ((st = api_edge_init(&api->edge, &api->cfg, err)) != TW_OK) return st;
+  if ((st = api_limiter_new(&api->cfg.token_rate, &api->cfg.tenant_rate, api->tokens.count,
+                            api->cfg.rate_clock, api->cfg.rate_clock_ctx, &api->limiter, err)) !=
+      TW_OK)
+    return st;
+  if ((st = api_audit_open(api->cfg.audit_log, &api->audit, err)) != TW_OK) return st;
+  if (!tw_api_dev_mode(api) && api->edge.nhosts == 0)
+    tw_event(TW_LEVEL_WARN, TW_API_TARGET,
+             "API tokens are set but TENSOR_WASM_API_TRUSTED_HOSTS is not: any Host header is "
+             "accepted");
+  if (!tw_api_dev_mode(api) && !api->metrics_token)
+    tw_event(TW_LEVEL_WARN, TW_API_TARGET,
+             "TENSOR_WASM_API_METRICS_TOKEN is not set: /metrics is open to every caller");
+  api->cfg.audit_log = api->cfg.trusted_hosts = NULL;
+  api->cfg.trusted_xfcc_proxies = api->cfg.cors_allowed_origins = NULL;
   return TW_OK;
 }
 
@@ -600,6 +736,7 @@ tw_status tw_api_start(const tw_api_config *cfg, tw_api_t **out, tw_error *err) 
   }
   if (tw_api_dev_mode(api))
     tw_event(TW_LEVEL_WARN, TW_API_TARGET, "no API tokens configured: dev mode, no auth");
+  if ((st = start_ops(api, err)) != TW_OK) goto fail;
   if ((st = tw_engine_new(NULL, &api->engine, err)) != TW_OK) goto fail;
   if ((st = api_permits_new(api->cfg.max_inflight, api->cfg.tenant_max_inflight, &api->permits,
                             err)) != TW_OK ||

@@ -7,7 +7,8 @@
  *   2    the input was checked here and rejected: bad usage, a module that
  *        does not decode or validate, unknown export, wrong arguments
  *        (the original's LOCAL_VALIDATION_FAILED)
- *   3    a command of the original that this build does not offer
+ *   3    a command of the original that this build does not offer, or
+ *        a server that answered 404 without a TensorWasm error envelope
  *        (the original's FEATURE_NOT_EXPOSED)
  *   134  the guest trapped (or ran past --timeout)
  *   N    a WASI command's proc_exit(N), 0 <= N <= 125; larger codes
@@ -58,6 +59,11 @@ int cli_parse_duration(const char *s, uint64_t *ns);
 int cli_cmd_run(int argc, char **argv);
 /* `tensor-wasm snapshot create FILE -o OUT [--init EXPORT]` (snapshot.c). */
 int cli_cmd_snapshot(int argc, char **argv);
+/* The client commands deploy, invoke, metrics and bench (client.c):
+ * true for those names and for a leading global --tenant. */
+bool cli_is_client_command(const char *cmd);
+/* argv[0] is the command name (or the global --tenant before it). */
+int cli_cmd_client(int argc, char **argv);
 /* `tensor-wasm serve`: the HTTP gateway (serve.c). */
 int tw_cli_serve(int argc, char **argv);
 

@@ -22,6 +22,10 @@ static void usage(FILE *out) {
         "  serve [OPTIONS]                  the HTTP gateway (functions, invoke, jobs)\n"
         "  validate FILE                    check that FILE is a valid module\n"
         "  snapshot create FILE -o OUT      pre-initialise a module into a snapshot\n"
+        "  deploy FILE --server URL         upload a module to a server\n"
+        "  invoke ID --server URL           call a deployed function\n"
+        "  metrics --server URL             print a server's metrics\n"
+        "  bench FILE --export NAME [--n N] latency of spawn + call + terminate\n"
         "  version                          print the version\n"
         "\n"
         "`tensor-wasm COMMAND --help` describes each command.\n",
@@ -89,9 +93,8 @@ done:
 /* Commands of the original that talk to a server or generate files; they
  * are not part of this build yet. */
 static bool not_exposed(const char *cmd) {
-  static const char *const names[] = {"deploy", "invoke", "bench",
-                                      "kernel", "metrics", "observe",
-                                      "completions", "man", "compile"};
+  static const char *const names[] = {"kernel", "observe", "completions",
+                                      "man", "compile"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(cmd, names[i]) == 0) return true;
   return false;
@@ -110,6 +113,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "snapshot") == 0) return cli_cmd_snapshot(argc - 2, argv + 2);
   if (strcmp(cmd, "serve") == 0) return tw_cli_serve(argc - 2, argv + 2);
+  if (cli_is_client_command(cmd)) return cli_cmd_client(argc - 1, argv + 1);
   if (strcmp(cmd, "help") == 0 || is_help(cmd)) {
     usage(stdout);
     return TW_EXIT_OK;

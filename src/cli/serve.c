@@ -10,6 +10,9 @@
  * cache lives beside it, starts tracing (TENSOR_WASM_LOG, OTLP from
  * TENSOR_WASM_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) and the gateway,
  * prints "listening on http://ADDR" and runs until SIGINT or SIGTERM.
+ * Every gateway variable of the environment is honoured
+ * (tw_api_config_from_env: rate limits, audit log, Host allowlist, XFCC
+ * proxies, CORS, metrics token, tenant policy); flags win over it.
  * Then it stops accepting, finishes running work, leaves unclaimed jobs
  * pending in the registry, and flushes spans before it exits.
  *
@@ -69,7 +72,12 @@ static void serve_usage(FILE *out) {
         "  --job-retain-age DURATION     finished jobs kept this long (default 168h)\n"
         "  --allow-plaintext-public      allow dev mode (no tokens) on a non-loopback\n"
         "                                address (TENSOR_WASM_ALLOW_PLAINTEXT_PUBLIC)\n"
-        "  -h, --help                    show this help\n",
+        "  -h, --help                    show this help\n"
+        "\n"
+        "Environment (docs/API.md): TENSOR_WASM_API_TOKENS, _METRICS_TOKEN,\n"
+        "_REQUIRE_TENANT, _RATE_LIMIT_QPS, _RATE_LIMIT_BURST,\n"
+        "_TENANT_RATE_LIMIT_QPS, _TENANT_RATE_LIMIT_BURST, _AUDIT_LOG (stdout),\n"
+        "_TRUSTED_HOSTS, _TRUSTED_XFCC_PROXIES, _CORS_ALLOWED_ORIGINS.\n",
         out);
 }
 
@@ -180,7 +188,8 @@ static int parse_one(int argc, char **argv, int *i, serve_opts *o) {
     return -1;
   }
   if (strcmp(a, "--cors-origin") == 0) {
-    cli_fail("--cors-origin is not supported by serve (as in the original)");
+    cli_fail("--cors-origin is not supported by serve (as in the original); set "
+             "TENSOR_WASM_API_CORS_ALLOWED_ORIGINS");
     return -1;
   }
   cli_fail("serve: unknown option %s (see tensor-wasm serve --help)", a);
@@ -258,6 +267,7 @@ static int serve_run(const serve_opts *o, const sigset_t *set) {
   int rc = TW_EXIT_ERROR;
   tw_error_clear(&err);
   tw_api_config_init(&cfg);
+  tw_api_config_from_env(&cfg);
   cfg.host = o->host;
   cfg.port = o->port;
   cfg.tokens = tokens_text(o, tokens, sizeof tokens);

@@ -248,7 +248,7 @@ TEST(bad_usage) {
   RUN(r, 2, "frobnicate");
   ASSERT_ONE_LINE_ERROR(r, "unknown command \"frobnicate\"");
   cli_run_free(&r);
-  RUN(r, 3, "deploy");
+  RUN(r, 3, "kernel");
   ASSERT_ONE_LINE_ERROR(r, "not available in this build");
   cli_run_free(&r);
 }
