@@ -73,3 +73,17 @@ endforeach()
 if(TARGET cli_test_client)
   target_include_directories(cli_test_client PRIVATE ${CMAKE_SOURCE_DIR}/tests/api)
 endif()
+
+# ---- snapshots through the gateway (issue 9) ----
+#
+#   ctest -R 'api/test_snapshot|cli/test_client'
+foreach(t api_test_snapshot)
+  if(TARGET ${t})
+    add_dependencies(${t} api_test_guests)
+  endif()
+endforeach()
+# `snapshot save|restore` are client commands: the snapshot CLI test links
+# the client too.
+if(TARGET snapshot_test_cli)
+  target_sources(snapshot_test_cli PRIVATE ${CMAKE_SOURCE_DIR}/src/cli/client.c)
+endif()

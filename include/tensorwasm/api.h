@@ -126,6 +126,19 @@ typedef struct tw_api_config {
   const char *trusted_xfcc_proxies;
   const char *cors_allowed_origins;
 
+  /* Snapshots (docs/SNAPSHOTS.md "Gateway").  snapshot_dir: where
+   * deploy-time images and their sidecars live (created if missing; a
+   * server entry point names <data dir>/snapshots); NULL:
+   * $TENSOR_WASM_API_SNAPSHOT_DIR, else a private directory under $TMPDIR
+   * that tw_api_stop removes (warm starts then end with the process).
+   * snapshot_hmac_key: the signing key of POST /snapshot/save and
+   * /snapshot/restore, 64 hex characters; NULL:
+   * $TENSOR_WASM_API_SNAPSHOT_HMAC_KEY; "" or unset: those routes answer
+   * 503 snapshot_signing_not_configured; malformed: tw_api_start fails
+   * with TW_ARG. */
+  const char *snapshot_dir;
+  const char *snapshot_hmac_key;
+
   tw_registry_t *registry;    /* required; borrowed (see above) */
   tw_exec_t *exec;            /* required; borrowed (see above) */
 } tw_api_config;

@@ -41,6 +41,7 @@
   X(UNAUTHORIZED, 401, "unauthorized")                                \
   X(INVALID_AUTH, 401, "invalid_auth")                                \
   X(TENANT_SCOPE_DENIED, 403, "tenant_scope_denied")                  \
+  X(SNAPSHOT_SIGNATURE_INVALID, 403, "snapshot_signature_invalid")    \
   X(NOT_FOUND, 404, "not_found")                                      \
   X(INSTANCE_NOT_FOUND, 404, "instance_not_found")                    \
   X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")                    \
@@ -53,6 +54,8 @@
   X(WASMTIME, 500, "wasmtime")                                        \
   X(INTERNAL, 500, "internal")                                        \
   X(CAPACITY_EXHAUSTED, 503, "capacity_exhausted")                    \
+  X(SNAPSHOT_SIGNING_NOT_CONFIGURED, 503,                             \
+    "snapshot_signing_not_configured")                                \
   X(INVOKE_TIMEOUT, 504, "invoke_timeout")
 
 typedef enum api_error {
@@ -89,7 +92,9 @@ typedef enum api_route {
   API_ROUTE_FN_DELETE,  /* DELETE /functions/:id */
   API_ROUTE_INVOKE,     /* POST /functions/:id/invoke */
   API_ROUTE_INVOKE_ASYNC, /* POST /functions/:id/invoke-async */
-  API_ROUTE_JOB_GET     /* GET  /jobs/:id */
+  API_ROUTE_JOB_GET,    /* GET  /jobs/:id */
+  API_ROUTE_SNAPSHOT_SAVE,    /* POST /snapshot/save */
+  API_ROUTE_SNAPSHOT_RESTORE  /* POST /snapshot/restore */
 } api_route;
 
 #define API_ID_MAX 64 /* longest path parameter kept; longer is 404 */
@@ -294,6 +299,12 @@ struct tw_api {
   uint64_t jobs_signal;        /* bumped on every submit */
   api_job_ctx *job_ctxs;       /* guarded by jobs_lock */
   int64_t last_prune_ms;
+
+  /* snapshots (snapshots.c) */
+  char *snapshot_dir;          /* owned; NULL: warm starts are off */
+  bool snapshot_dir_private;   /* made by us: removed at stop */
+  bool snapshot_key_set;
+  uint8_t snapshot_key[32];
 };
 
 /* A response being built. */
@@ -337,6 +348,7 @@ typedef struct api_req {
   const char *query_limit;
   const char *query_export;
   const char *query_args;
+  const char *query_snapshot; /* ?snapshot= of a raw deploy */
 
   uint8_t *body;
   size_t body_len, body_cap;
@@ -380,11 +392,43 @@ void api_handle_fn_delete(api_req *r);
 void api_handle_invoke(api_req *r);
 void api_handle_invoke_async(api_req *r);
 void api_handle_job_get(api_req *r);
+void api_handle_snapshot_save(api_req *r);
+void api_handle_snapshot_restore(api_req *r);
 
 /* Looks up function `id` for `tenant`: NOT_FOUND or TENANT_SCOPE_DENIED
  * (owner differs) into f. */
 bool api_function_lookup(tw_api_t *api, const char *id, uint64_t tenant,
                          tw_function_info *out, api_fail *f);
+
+/* Deploy-time validation of module bytes (functions.c): INVALID_WASM or
+ * INTERNAL into f. */
+bool api_module_validate(tw_api_t *api, const uint8_t *wasm, size_t len,
+                         api_fail *f);
+
+/* ---- snapshots (snapshots.c) ---------------------------------------------- */
+
+/* The snapshot directory and the signing key from the config (or the
+ * environment); TW_ARG for a malformed key, TW_IO when the directory
+ * cannot be made.  api_snapshots_stop frees them (and removes a private
+ * directory).  Both are safe on a half-started server. */
+tw_status api_snapshots_start(tw_api_t *api, tw_error *err);
+void api_snapshots_stop(tw_api_t *api);
+/* After a deploy stored `fn` (bytes `wasm`, borrowed): want < 0 is the
+ * default (a snapshot when the module has an initialiser), 0 no, 1 yes.
+ * Records the choice and captures the image if none exists yet; a capture
+ * that is refused is logged and leaves the function cold.  *warm says
+ * whether invocations will warm-start.  False (f set) only when the
+ * choice cannot be recorded. */
+bool api_snapshot_deploy(tw_api_t *api, const tw_function_info *fn,
+                         const uint8_t *wasm, size_t len, int want,
+                         bool *warm, api_fail *f);
+/* The image an invocation of `fn` starts from, written into buf; NULL
+ * when it starts cold (opted out, no image, snapshots off). */
+const char *api_snapshot_path(tw_api_t *api, const tw_function_info *fn,
+                              char *buf, size_t cap);
+/* Removes a deleted function's own image and sidecar (module images stay:
+ * other functions may share them). */
+void api_snapshot_forget(tw_api_t *api, const char *fn_id);
 
 /* ---- invocation (shared by sync and async) ------------------------------ */
 

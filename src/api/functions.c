@@ -84,7 +84,7 @@ static bool deploy_parse(api_req *r, const char **name, const uint8_t **wasm, si
   return true;
 }
 
-static bool deploy_validate(tw_api_t *api, const uint8_t *wasm, size_t len, api_fail *f) {
+bool api_module_validate(tw_api_t *api, const uint8_t *wasm, size_t len, api_fail *f) {
   tw_error err;
   if (len < 8) {
     api_fail_set(f, API_ERR_INVALID_WASM, "a module is at least 8 bytes");
@@ -109,6 +109,32 @@ static bool deploy_validate(tw_api_t *api, const uint8_t *wasm, size_t len, api_
   return true;
 }
 
+/* The deploy's "snapshot" choice: JSON `"snapshot": true|false` (null or
+ * absent: default), or ?snapshot=true|false with a raw module.  *want is
+ * -1 (default), 0 or 1. */
+static bool deploy_snapshot_flag(const api_req *r, const json_t *doc, int *want, api_fail *f) {
+  *want = -1;
+  if (doc) {
+    json_t *v = json_object_get(doc, "snapshot");
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_boolean(v)) {
+      api_fail_set(f, API_ERR_INVALID_JSON, "\"snapshot\" must be true or false");
+      return false;
+    }
+    *want = json_is_true(v) ? 1 : 0;
+    return true;
+  }
+  const char *q = r->query_snapshot;
+  if (!q) return true;
+  if (strcmp(q, "true") == 0 || strcmp(q, "1") == 0) *want = 1;
+  else if (strcmp(q, "false") == 0 || strcmp(q, "0") == 0) *want = 0;
+  else {
+    api_fail_set(f, API_ERR_BAD_REQUEST, "the snapshot query parameter must be true or false");
+    return false;
+  }
+  return true;
+}
+
 void api_handle_fn_create(api_req *r) {
   tw_api_t *api = r->api;
   tw_span_t *span = tw_span_begin("http.create_function", TW_API_TARGET, TW_LEVEL_INFO);
@@ -120,9 +146,12 @@ void api_handle_fn_create(api_req *r) {
   tw_function_info fn;
   tw_error err;
   api_fail f;
+  int want_snapshot = -1;
+  bool warm = false;
   api_span_tenant(span, r->tenant);
   if (!deploy_parse(r, &name, &wasm, &len, &owned, &doc, &f) ||
-      !deploy_validate(api, wasm, len, &f))
+      !deploy_snapshot_flag(r, doc, &want_snapshot, &f) ||
+      !api_module_validate(api, wasm, len, &f))
     goto fail;
   tw_error_clear(&err);
   if (tw_registry_function_put(api->registry, r->tenant, name, wasm, len, &fn, &err) != TW_OK) {
@@ -130,10 +159,17 @@ void api_handle_fn_create(api_req *r) {
     api_fail_set(&f, API_ERR_INTERNAL, "storage error");
     goto fail;
   }
+  if (!api_snapshot_deploy(api, &fn, wasm, len, want_snapshot, &warm, &f)) {
+    /* The choice could not be recorded: take the deploy back. */
+    tw_error_clear(&err);
+    if (tw_registry_function_delete(api->registry, fn.id, &err) != TW_OK)
+      tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
+    goto fail;
+  }
   tw_counter_inc(api->metrics->functions);
   tw_span_attr_str(span, "function_id", fn.id);
   snprintf(r->created_id, sizeof r->created_id, "%s", fn.id); /* for the audit record */
-  api_resp_json(r, 200, json_pack("{s:s}", "id", fn.id));
+  api_resp_json(r, 200, json_pack("{s:s,s:b}", "id", fn.id, "snapshot", warm));
   goto done;
 fail:
   tw_span_attr_str(span, "function_id", NULL);
@@ -174,6 +210,7 @@ void api_handle_fn_delete(api_req *r) {
     api_fail_set(&f, API_ERR_INTERNAL, "storage error");
     goto fail;
   }
+  api_snapshot_forget(r->api, fn.id);
   api_resp_empty(r, 204);
   tw_span_end(span);
   return;

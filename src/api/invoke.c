@@ -193,6 +193,8 @@ bool api_invoke_run(tw_api_t *api, const tw_function_info *fn, uint64_t tenant,
   cfg.deadline_ms = api->cfg.deadline_ms;
   cfg.input = input;
   cfg.input_len = input_len;
+  char snap[4096];
+  cfg.snapshot_path = api_snapshot_path(api, fn, snap, sizeof snap); /* NULL: cold */
   st = tw_exec_module_load(api->exec, bytes, len, &mod, &e);
   if (st == TW_OK) st = tw_exec_invoke(api->exec, &cfg, mod, export_name, args, nargs, &res, &e);
   count_outcome(api, tenant, st, e.base.trap);

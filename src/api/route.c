@@ -21,6 +21,8 @@ static const struct {
     {"/functions/:id/invoke", "POST", API_ROUTE_INVOKE, true},
     {"/functions/:id/invoke-async", "POST", API_ROUTE_INVOKE_ASYNC, true},
     {"/jobs/:id", "GET", API_ROUTE_JOB_GET, true},
+    {"/snapshot/save", "POST", API_ROUTE_SNAPSHOT_SAVE, true},
+    {"/snapshot/restore", "POST", API_ROUTE_SNAPSHOT_RESTORE, true},
 };
 
 /* The Allow header for each template (HEAD implied by GET). */

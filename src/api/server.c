@@ -418,6 +418,7 @@ static enum MHD_Result on_first_call(api_req *r) {
   r->query_limit = query(r->conn, "limit");
   r->query_export = query(r->conn, "export");
   r->query_args = query(r->conn, "args");
+  r->query_snapshot = query(r->conn, "snapshot");
   return MHD_YES;
 }
 
@@ -462,6 +463,8 @@ static api_handler handler_of(api_route route) {
   case API_ROUTE_INVOKE: return api_handle_invoke;
   case API_ROUTE_INVOKE_ASYNC: return api_handle_invoke_async;
   case API_ROUTE_JOB_GET: return api_handle_job_get;
+  case API_ROUTE_SNAPSHOT_SAVE: return api_handle_snapshot_save;
+  case API_ROUTE_SNAPSHOT_RESTORE: return api_handle_snapshot_restore;
   default: return NULL;
   }
 }
@@ -620,6 +623,7 @@ static void api_free(api_server *s) {
   if (api->engine) tw_engine_free(api->engine);
   api_limiter_free(api->limiter);
   api_audit_close(api->audit);
+  api_snapshots_stop(api);
   api_edge_free(&api->edge);
   api_tokens_free(&api->tokens);
   if (s->life.listen_fd >= 0) close(s->life.listen_fd);
@@ -737,6 +741,7 @@ tw_status tw_api_start(const tw_api_config *cfg, tw_api_t **out, tw_error *err) 
   if (tw_api_dev_mode(api))
     tw_event(TW_LEVEL_WARN, TW_API_TARGET, "no API tokens configured: dev mode, no auth");
   if ((st = start_ops(api, err)) != TW_OK) goto fail;
+  if ((st = api_snapshots_start(api, err)) != TW_OK) goto fail;
   if ((st = tw_engine_new(NULL, &api->engine, err)) != TW_OK) goto fail;
   if ((st = api_permits_new(api->cfg.max_inflight, api->cfg.tenant_max_inflight, &api->permits,
                             err)) != TW_OK ||

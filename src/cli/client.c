@@ -4,6 +4,8 @@
  *   invoke ID --server URL [--export NAME] [--args JSON] [--output text|json]
  *   metrics --server URL
  *   bench FILE [--export NAME] [--n N]            (local, no server)
+ *   snapshot save --function ID --output PATH --server URL
+ *   snapshot restore --input PATH --server URL [--name NAME]
  *
  * plus `--tenant N` anywhere (also before the command), which sends
  * X-TensorWasm-Tenant when N is not 0.  The bearer token comes from
@@ -28,6 +30,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "tensorwasm/exec.h"
@@ -36,6 +39,9 @@
 #define CLIENT_CONNECT_TIMEOUT_S 10L
 #define CLIENT_MAX_RESPONSE (16u << 20) /* the original's bound */
 #define CLIENT_MAX_WASM (64u << 20)     /* the server's body limit */
+#define CLIENT_MAX_SNAPSHOT (256u << 20) /* the original's --max-restore-bytes cap */
+/* A saved envelope is sent back as base64 in a body of at most 64 MiB. */
+#define CLIENT_MAX_ENVELOPE (48u << 20)
 #define BENCH_MAX_N 10000000u
 
 static uint64_t mono_ns(void) {
@@ -56,6 +62,7 @@ typedef struct client_resp {
   long status;
   char *body;
   size_t len;
+  size_t max;     /* 0: CLIENT_MAX_RESPONSE */
   bool too_large;
 } client_resp;
 
@@ -146,7 +153,7 @@ static int ctx_init(client_ctx *c, const char *server) {
 static size_t on_body(char *p, size_t size, size_t n, void *user) {
   client_resp *r = user;
   size_t add = size * n;
-  if (r->len + add > CLIENT_MAX_RESPONSE) {
+  if (r->len + add > (r->max ? r->max : CLIENT_MAX_RESPONSE)) {
     r->too_large = true;
     return 0;
   }
@@ -166,7 +173,9 @@ static int http(const client_ctx *c, const char *method, const char *path, const
   struct curl_slist *h = NULL;
   CURL *curl = curl_easy_init();
   int rc = -1;
+  size_t max = out->max; /* the caller's bound survives the reset */
   memset(out, 0, sizeof *out);
+  out->max = max;
   out->body = calloc(1, 1);
   if (!curl || !out->body || asprintf(&url, "%.*s%s", (int)c->server_len, c->server, path) < 0) {
     cli_fail("out of memory");
@@ -203,7 +212,8 @@ static int http(const client_ctx *c, const char *method, const char *path, const
   CURLcode cr = curl_easy_perform(curl);
   if (cr != CURLE_OK) {
     cli_fail("%s %s: %s", method, url,
-             out->too_large ? "the response is larger than 16 MiB" : curl_easy_strerror(cr));
+             out->too_large ? "the response is larger than the client's limit"
+                            : curl_easy_strerror(cr));
     goto done;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
@@ -264,6 +274,7 @@ static int fail_status(const client_resp *r) {
 typedef struct client_opts {
   const char *pos;       /* FILE or ID */
   const char *server, *name, *export_name, *args, *output, *n;
+  const char *function_id, *input; /* snapshot save / restore */
   uint64_t tenant;
   bool help;
 } client_opts;
@@ -316,6 +327,9 @@ static int opts_parse(const char *cmd, int argc, char **argv, const char *const 
     else if (key_is(a, klen, "--export")) slot = &o->export_name;
     else if (key_is(a, klen, "--args")) slot = &o->args;
     else if (key_is(a, klen, "--output")) slot = &o->output;
+    else if (key_is(a, klen, "--function") || key_is(a, klen, "--instance"))
+      slot = &o->function_id;
+    else if (key_is(a, klen, "--input")) slot = &o->input;
     else slot = &o->n;
     *slot = v;
   }
@@ -679,6 +693,156 @@ done:
   return rc;
 }
 
+/* ---- snapshot save / restore --------------------------------------------------- */
+
+static const char snapshot_help[] =
+    "usage: tensor-wasm snapshot save --function ID --output PATH --server URL\n"
+    "                                 [--tenant N]\n"
+    "       tensor-wasm snapshot restore --input PATH --server URL [--name NAME]\n"
+    "                                    [--tenant N]\n"
+    "\n"
+    "save calls POST /snapshot/save and writes the signed envelope (the\n"
+    "function's module and its initialised state, under the server's\n"
+    "HMAC-SHA256 key) to PATH, replaced atomically.  --instance is accepted\n"
+    "for --function.  restore sends PATH to POST /snapshot/restore, which\n"
+    "checks the signature and the tenant and registers the module as a new\n"
+    "function of the caller's tenant; it prints the new function's id.  The\n"
+    "key stays on the servers (TENSOR_WASM_API_SNAPSHOT_HMAC_KEY, the same on\n"
+    "both); nothing is signed or verified here.\n";
+
+/* `len` bytes to `path` through a temporary file in the same directory. */
+static int write_atomic(const char *path, const uint8_t *data, size_t len) {
+  char *tmp = NULL;
+  if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+    cli_fail("out of memory");
+    return -1;
+  }
+  int fd = mkstemp(tmp);
+  bool ok = fd >= 0;
+  for (size_t off = 0; ok && off < len;) {
+    ssize_t w = write(fd, data + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) ok = false;
+    else off += (size_t)w;
+  }
+  ok = ok && fsync(fd) == 0;
+  if (fd >= 0) ok = close(fd) == 0 && ok;
+  ok = ok && rename(tmp, path) == 0;
+  if (!ok) {
+    cli_fail("%s: %s", path, strerror(errno));
+    if (fd >= 0) unlink(tmp);
+  }
+  free(tmp);
+  return ok ? 0 : -1;
+}
+
+static int cmd_snapshot_save(const client_opts *o, const client_ctx *c) {
+  client_resp r = {.max = CLIENT_MAX_SNAPSHOT};
+  json_t *doc = NULL, *reply = NULL;
+  char *body = NULL;
+  uint8_t *raw = NULL;
+  int rc = TW_EXIT_ERROR;
+  if (!o->function_id || !o->output || o->pos) {
+    cli_fail("snapshot save needs --function ID and --output PATH (see tensor-wasm snapshot "
+             "--help)");
+    return TW_EXIT_INVALID;
+  }
+  if (id_check(o->function_id) != 0) return TW_EXIT_INVALID;
+  doc = json_pack("{s:s}", "function_id", o->function_id);
+  if (!doc || !(body = json_dumps(doc, JSON_COMPACT))) goto oom;
+  if (http(c, "POST", "/snapshot/save", body, &r) != 0) goto done;
+  if (r.status < 200 || r.status > 299) {
+    rc = fail_status(&r);
+    goto done;
+  }
+  json_error_t jerr;
+  reply = json_loadb(r.body, r.len, 0, &jerr);
+  json_t *b = json_object_get(reply, "snapshot_b64");
+  size_t blen = json_string_length(b);
+  if (!json_is_string(b) || blen == 0 || blen % 4 != 0) {
+    cli_fail("the server's answer has no \"snapshot_b64\"");
+    goto done;
+  }
+  if (!(raw = malloc(blen / 4 * 3))) goto oom;
+  int n = EVP_DecodeBlock(raw, (const unsigned char *)json_string_value(b), (int)blen);
+  if (n < 0) {
+    cli_fail("the server's \"snapshot_b64\" is not base64");
+    goto done;
+  }
+  const char *v = json_string_value(b);
+  size_t len = (size_t)n - (v[blen - 1] == '=') - (v[blen - 2] == '=');
+  if (write_atomic(o->output, raw, len) != 0) goto done;
+  printf("%s: %zu bytes, signed\n", o->output, len);
+  rc = TW_EXIT_OK;
+  goto done;
+oom:
+  cli_fail("out of memory");
+done:
+  resp_free(&r);
+  json_decref(reply);
+  json_decref(doc);
+  free(body);
+  free(raw);
+  return rc;
+}
+
+static int cmd_snapshot_restore(const client_opts *o, const client_ctx *c) {
+  client_resp r = {0};
+  json_t *doc = NULL, *reply = NULL;
+  char *body = NULL, *b64 = NULL;
+  uint8_t *raw = NULL;
+  size_t len = 0;
+  struct stat st;
+  int rc = TW_EXIT_ERROR;
+  if (!o->input || o->pos) {
+    cli_fail("snapshot restore needs --input PATH (see tensor-wasm snapshot --help)");
+    return TW_EXIT_INVALID;
+  }
+  if (stat(o->input, &st) == 0 && (uint64_t)st.st_size > CLIENT_MAX_ENVELOPE) {
+    cli_fail("%s: larger than %u MiB", o->input, CLIENT_MAX_ENVELOPE >> 20);
+    return TW_EXIT_INVALID;
+  }
+  if (cli_read_file(o->input, &raw, &len) != 0) return TW_EXIT_ERROR;
+  if (len == 0) {
+    cli_fail("%s: empty file", o->input);
+    rc = TW_EXIT_INVALID;
+    goto done;
+  }
+  if (!(b64 = malloc((len + 2) / 3 * 4 + 1))) goto oom;
+  EVP_EncodeBlock((unsigned char *)b64, raw, (int)len);
+  doc = json_pack("{s:s}", "snapshot_b64", b64);
+  if (doc && o->name) json_object_set_new(doc, "name", json_string(o->name));
+  if (!doc || !(body = json_dumps(doc, JSON_COMPACT))) goto oom;
+  if (http(c, "POST", "/snapshot/restore", body, &r) != 0) goto done;
+  if (r.status < 200 || r.status > 299) {
+    rc = fail_status(&r);
+    goto done;
+  }
+  json_error_t jerr;
+  reply = json_loadb(r.body, r.len, 0, &jerr);
+  const char *id = json_string_value(json_object_get(reply, "function_id"));
+  char *safe = id ? strdup(id) : NULL;
+  if (!safe) {
+    cli_fail("the server's answer has no \"function_id\"");
+    goto done;
+  }
+  sanitise(safe);
+  printf("%s\n", safe);
+  free(safe);
+  rc = TW_EXIT_OK;
+  goto done;
+oom:
+  cli_fail("out of memory");
+done:
+  resp_free(&r);
+  json_decref(reply);
+  json_decref(doc);
+  free(body);
+  free(b64);
+  free(raw);
+  return rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------------- */
 
 bool cli_is_client_command(const char *cmd) {
@@ -691,6 +855,9 @@ int cli_cmd_client(int argc, char **argv) {
   static const char *const http_opts[] = {"--server", "--tenant", "--name", "--export",
                                           "--args", "--output", NULL};
   static const char *const bench_opts[] = {"--export", "--n", "--tenant", NULL};
+  static const char *const save_opts[] = {"--server", "--tenant", "--function", "--instance",
+                                          "--output", NULL};
+  static const char *const restore_opts[] = {"--server", "--tenant", "--input", "--name", NULL};
   client_opts o;
   client_ctx c;
   memset(&o, 0, sizeof o);
@@ -702,25 +869,34 @@ int cli_cmd_client(int argc, char **argv) {
     int used = argv[0][8] == '=' ? 1 : 2;
     argc -= used, argv += used;
   }
-  if (argc < 1 || !cli_is_client_command(argv[0])) {
-    cli_fail("--tenant must be followed by deploy, invoke, metrics or bench");
+  /* `snapshot save|restore` arrive here from snapshot.c as two words. */
+  bool snap = argc >= 2 && strcmp(argv[0], "snapshot") == 0 &&
+              (strcmp(argv[1], "save") == 0 || strcmp(argv[1], "restore") == 0);
+  if (argc < 1 || (!snap && !cli_is_client_command(argv[0]))) {
+    cli_fail("--tenant must be followed by deploy, invoke, metrics, bench or snapshot "
+             "save|restore");
     return TW_EXIT_INVALID;
   }
+  if (snap) argc--, argv++; /* "save" or "restore" is the command now */
   const char *cmd = argv[0];
   bool bench = strcmp(cmd, "bench") == 0;
-  const char *help = bench ? bench_help
+  bool save = snap && strcmp(cmd, "save") == 0, restore = snap && !save;
+  const char *help = snap ? snapshot_help
+                     : bench ? bench_help
                      : strcmp(cmd, "deploy") == 0 ? deploy_help
                      : strcmp(cmd, "invoke") == 0 ? invoke_help
                                                   : metrics_help;
-  if (opts_parse(cmd, argc - 1, argv + 1, bench ? bench_opts : http_opts, &o) != 0)
+  const char *const *allowed = save ? save_opts : restore ? restore_opts
+                               : bench ? bench_opts : http_opts;
+  if (opts_parse(snap ? "snapshot" : cmd, argc - 1, argv + 1, allowed, &o) != 0)
     return TW_EXIT_INVALID;
   if (o.help) {
     fputs(help, stdout);
     return TW_EXIT_OK;
   }
   if (bench) return cmd_bench(&o);
-  bool deploy = strcmp(cmd, "deploy") == 0, invoke = strcmp(cmd, "invoke") == 0;
-  if ((o.name && !deploy) || ((o.export_name || o.args || o.output) && !invoke)) {
+  bool deploy = strcmp(cmd, "deploy") == 0, invoke = !snap && strcmp(cmd, "invoke") == 0;
+  if (!snap && ((o.name && !deploy) || ((o.export_name || o.args || o.output) && !invoke))) {
     cli_fail("%s: an option of another command was given (see tensor-wasm %s --help)", cmd, cmd);
     return TW_EXIT_INVALID;
   }
@@ -731,7 +907,11 @@ int cli_cmd_client(int argc, char **argv) {
   if (ctx_init(&c, o.server) != 0) return TW_EXIT_INVALID;
   c.tenant = o.tenant;
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  int rc = deploy ? cmd_deploy(&o, &c) : invoke ? cmd_invoke(&o, &c) : cmd_metrics(&o, &c);
+  int rc = save      ? cmd_snapshot_save(&o, &c)
+           : restore ? cmd_snapshot_restore(&o, &c)
+           : deploy  ? cmd_deploy(&o, &c)
+           : invoke  ? cmd_invoke(&o, &c)
+                     : cmd_metrics(&o, &c);
   curl_global_cleanup();
   return rc;
 }

@@ -6,8 +6,10 @@
  * The module gets WASI with the host's stdout and stderr (an initialiser
  * may print) and no stdin, arguments, environment or directories: what it
  * builds from those would not be there when the snapshot is restored
- * elsewhere.  The original's `snapshot save` and `snapshot restore` talk
- * to a server's instance routes, which this build does not offer (exit 3).
+ * elsewhere.  `snapshot save` and `snapshot restore` talk to a server's
+ * POST /snapshot/save and /snapshot/restore (client.c, through
+ * cli_cmd_client, with the other client commands' token and tenant
+ * handling).
  *
  * The two entry points are declared in cli.h:
  *   int cli_cmd_snapshot(int argc, char **argv);
@@ -27,6 +29,8 @@ static void snapshot_usage(FILE *out) {
   fputs(
       "usage: tensor-wasm snapshot create FILE -o OUT [--init EXPORT]\n"
       "                                   [--max-memory SIZE]\n"
+      "       tensor-wasm snapshot save|restore ... --server URL  (see\n"
+      "                   tensor-wasm snapshot save --help)\n"
       "\n"
       "Instantiates FILE, runs its initialiser and writes the resulting state\n"
       "(memory, globals, tables, dropped segments) to OUT, a snapshot that\n"
@@ -189,9 +193,17 @@ int cli_cmd_snapshot(int argc, char **argv) {
     return argc < 1 ? TW_EXIT_INVALID : TW_EXIT_OK;
   }
   if (strcmp(argv[0], "save") == 0 || strcmp(argv[0], "restore") == 0) {
-    cli_fail("\"snapshot %s\" talks to a server's instance routes, which this "
-             "build does not offer; use \"snapshot create\" locally", argv[0]);
-    return TW_EXIT_NOT_EXPOSED;
+    /* The client takes them as the two words "snapshot save|restore". */
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) {
+      cli_fail("out of memory");
+      return TW_EXIT_ERROR;
+    }
+    args[0] = (char *)"snapshot";
+    memcpy(args + 1, argv, (size_t)argc * sizeof *args);
+    int rc = cli_cmd_client(argc + 1, args);
+    free(args);
+    return rc;
   }
   if (strcmp(argv[0], "create") != 0) {
     cli_fail("unknown snapshot command \"%s\" (see tensor-wasm snapshot "

@@ -122,7 +122,7 @@ TEST(usage_errors_missing_initialiser_trap_and_server_commands) {
   struct stat sb;
   ASSERT(stat(f.out, &sb) != 0); /* nothing was written */
   const char *save[] = {"save", "--instance", "1"};
-  ASSERT_EQ_INT(cli(3, save), TW_EXIT_NOT_EXPOSED);
+  ASSERT_EQ_INT(cli(3, save), TW_EXIT_INVALID); /* a client command now: no --server */
   const char *what[] = {"frobnicate"};
   ASSERT_EQ_INT(cli(1, what), TW_EXIT_INVALID);
   const char *help[] = {"create", "--help"};
