@@ -22,6 +22,7 @@ static void usage(FILE *out) {
         "  serve [OPTIONS]                  the HTTP gateway (functions, invoke, jobs)\n"
         "  validate FILE                    check that FILE is a valid module\n"
         "  snapshot create FILE -o OUT      pre-initialise a module into a snapshot\n"
+        "  snapshot save|restore --server URL  move a function's live state\n"
         "  deploy FILE --server URL         upload a module to a server\n"
         "  invoke ID --server URL           call a deployed function\n"
         "  metrics --server URL             print a server's metrics\n"
