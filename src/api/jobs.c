@@ -2,68 +2,45 @@
  * that claims jobs from the registry, the job run, and GET /jobs/:id.
  *
  * The registry is the queue: a job exists once enqueue has committed,
- * runs only after claim has moved it to running (each job is handed out
- * once), and ends in complete or fail.  So a crash loses nothing accepted
- * and runs nothing twice: at the next start tw_registry_recover fails the
- * jobs that were running and the dispatcher runs the pending ones.
+ * runs only after claim has moved it to running, and ends in complete or
+ * fail.  So a crash loses nothing accepted.  With SQLite each job is
+ * handed out once and tw_registry_recover fails, at the next start, the
+ * jobs that were running.  With NATS (a cluster of gateways,
+ * docs/CLUSTER.md) a job whose node died is handed out again, so it may
+ * run more than once, but its outcome is recorded once: a finish that
+ * loses that race gets TW_ARG, which here is news (info), not an error.
  *
  * The dispatcher takes a global guest permit before it claims, so async
  * jobs and synchronous invocations share one bound, and the guest pool
  * (sized to the permits) always has room for a claimed job.  Jobs may
  * hold at most three quarters of the permits, so synchronous requests of
- * other tenants are served while one tenant floods the queue.
+ * other tenants are served while one tenant floods the queue.  When the
+ * store fails, the dispatcher backs off (doubling, capped) instead of
+ * spinning, and says so once when it starts and once when it recovers.
  *
- * Trace hand-off: the submitting request leaves its span context in a
- * small table keyed by job id; the job takes it out when it starts, so
- * async_invoke.job is a child of http.invoke_function_async whichever
- * thread runs it.  A job recovered after a restart finds no entry and
- * starts a fresh trace. */
+ * Trace hand-off: the submitting request's span context is stored with
+ * the job as a W3C traceparent (both backends keep it; NATS also carries
+ * it as a message header), and the run attaches it, so async_invoke.job
+ * is a child of http.invoke_function_async whichever thread, process or
+ * node runs it, also after a restart.  (An in-memory table keyed by job
+ * id did this before; in a cluster it would keep, on the submitting node,
+ * an entry for every job another node ran.)
+ *
+ * Storage that cannot be reached (TW_IO: the NATS server is away, a disk
+ * error) is answered 503 storage_unavailable with Retry-After, never 500:
+ * the request did not wait on the store (the NATS backend refuses at once
+ * while disconnected), and the client should retry.  That kind is not
+ * (yet) in API_ERROR_LIST, so this file writes its envelope itself. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api_int.h"
 
-struct api_job_ctx {
-  char id[TW_UUID_LEN + 1];
-  tw_trace_ctx ctx;
-  api_job_ctx *next;
-};
-
 typedef struct job_task {
   tw_api_t *api;
   tw_job job;
 } job_task;
-
-/* ---- trace hand-off table (jobs_lock) ------------------------------------ */
-
-static void ctx_put(tw_api_t *api, const char *id, const tw_trace_ctx *ctx) {
-  api_job_ctx *e = calloc(1, sizeof *e);
-  if (!e) return; /* the job then starts a fresh trace */
-  snprintf(e->id, sizeof e->id, "%s", id);
-  e->ctx = *ctx;
-  pthread_mutex_lock(&api->jobs_lock);
-  e->next = api->job_ctxs;
-  api->job_ctxs = e;
-  pthread_mutex_unlock(&api->jobs_lock);
-}
-
-static bool ctx_take(tw_api_t *api, const char *id, tw_trace_ctx *out) {
-  bool found = false;
-  pthread_mutex_lock(&api->jobs_lock);
-  for (api_job_ctx **pp = &api->job_ctxs; *pp; pp = &(*pp)->next) {
-    if (strcmp((*pp)->id, id) == 0) {
-      api_job_ctx *e = *pp;
-      *pp = e->next;
-      *out = e->ctx;
-      free(e);
-      found = true;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&api->jobs_lock);
-  return found;
-}
 
 static void publish_outstanding(tw_api_t *api) {
   uint64_t n;
@@ -73,12 +50,62 @@ static void publish_outstanding(tw_api_t *api) {
   }
 }
 
+/* ---- storage failures --------------------------------------------------------------- */
+
+#define STORE_DOWN_KIND "storage_unavailable"
+#define STORE_DOWN_MESSAGE "storage is unavailable; retry later"
+
+/* What a registry call came to, for the callers that must tell an
+ * unreachable store (retry later) from an answer (not found, refused). */
+typedef enum store_res { STORE_OK, STORE_FAILED, STORE_DOWN } store_res;
+
+static void resp_store_down(api_req *r) {
+  api_resp_json(r, 503, json_pack("{s:{s:s,s:s}}", "error", "kind", STORE_DOWN_KIND,
+                                  "message", STORE_DOWN_MESSAGE));
+  if (r->resp.status == 503) {
+    r->resp.kind = STORE_DOWN_KIND;
+    r->resp.retry_after = 1;
+  }
+}
+
+/* Logs a failed registry call and classifies it (TW_IO: down). */
+static store_res store_failure(tw_status st, const tw_error *err) {
+  tw_event(st == TW_IO ? TW_LEVEL_WARN : TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s",
+           err->message);
+  return st == TW_IO ? STORE_DOWN : STORE_FAILED;
+}
+
+/* api_function_lookup with the store's state kept: a job whose function
+ * cannot be read now must not be failed as if the function were gone, and
+ * a submit during an outage is a 503, not a 500.  On STORE_FAILED *f says
+ * why. */
+static store_res fn_lookup(tw_api_t *api, const char *id, uint64_t tenant, tw_function_info *out,
+                           api_fail *f) {
+  tw_error err;
+  tw_error_clear(&err);
+  tw_status st = tw_registry_function_get(api->registry, id, out, &err);
+  if (st == TW_NOT_FOUND || st == TW_ARG) { /* TW_ARG: not a UUID, so no function */
+    api_fail_set(f, API_ERR_NOT_FOUND, "no such function");
+    return STORE_FAILED;
+  }
+  if (st != TW_OK) {
+    api_fail_set(f, API_ERR_INTERNAL, "storage error");
+    return store_failure(st, &err);
+  }
+  if (out->tenant != tenant) {
+    api_fail_set(f, API_ERR_TENANT_SCOPE_DENIED, "the function belongs to another tenant");
+    return STORE_FAILED;
+  }
+  return STORE_OK;
+}
+
 /* ---- submission ------------------------------------------------------------------- */
 
-static bool submit(tw_api_t *api, api_req *r, const api_invoke_req *q, const char *fn_id,
-                   const char *job_id, const tw_trace_ctx *ctx, api_fail *f) {
+static store_res submit(tw_api_t *api, api_req *r, const api_invoke_req *q, const char *fn_id,
+                        const char *job_id, const tw_trace_ctx *ctx, api_fail *f) {
   tw_job_spec spec;
   tw_error err;
+  char traceparent[TW_TRACEPARENT_LEN + 1];
   memset(&spec, 0, sizeof spec);
   spec.id = job_id;
   spec.function_id = fn_id;
@@ -87,28 +114,25 @@ static bool submit(tw_api_t *api, api_req *r, const api_invoke_req *q, const cha
   spec.args_json = q->args_json;
   spec.input = q->input;
   spec.input_len = q->input_len;
-  /* The context goes in first: the dispatcher may claim the job the moment
-   * enqueue commits. */
-  ctx_put(api, job_id, ctx);
+  /* No valid context (tracing off and no inbound one): the job starts a
+   * trace of its own. */
+  spec.traceparent = tw_traceparent_format(ctx, traceparent) ? traceparent : NULL;
   tw_error_clear(&err);
   tw_status st = tw_registry_job_enqueue(api->registry, &spec, &err);
+  if (st == TW_LIMIT) {
+    api_fail_set(f, API_ERR_CAPACITY_EXHAUSTED, "too many outstanding async jobs; retry later");
+    return STORE_FAILED;
+  }
   if (st != TW_OK) {
-    tw_trace_ctx dummy;
-    ctx_take(api, job_id, &dummy);
-    if (st == TW_LIMIT) {
-      api_fail_set(f, API_ERR_CAPACITY_EXHAUSTED, "too many outstanding async jobs; retry later");
-    } else {
-      tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-      api_fail_set(f, API_ERR_INTERNAL, "storage error");
-    }
-    return false;
+    api_fail_set(f, API_ERR_INTERNAL, "storage error");
+    return store_failure(st, &err);
   }
   pthread_mutex_lock(&api->jobs_lock);
   api->jobs_signal++;
   pthread_cond_signal(&api->jobs_cond);
   pthread_mutex_unlock(&api->jobs_lock);
   publish_outstanding(api);
-  return true;
+  return STORE_OK;
 }
 
 void api_handle_invoke_async(api_req *r) {
@@ -119,20 +143,22 @@ void api_handle_invoke_async(api_req *r) {
   char job_id[TW_UUID_LEN + 1];
   tw_trace_ctx ctx;
   api_fail f;
+  store_res res = STORE_FAILED;
   bool parsed = false;
   tw_span_attr_str(span, "function_id", r->match.id);
   api_span_tenant(span, r->tenant);
   /* The body is checked before a job exists: invalid_args is synchronous. */
   if (!(parsed = api_invoke_parse(r, &q, &f))) goto fail;
-  if (!api_function_lookup(api, r->match.id, r->tenant, &fn, &f)) goto fail;
+  if ((res = fn_lookup(api, r->match.id, r->tenant, &fn, &f)) != STORE_OK) goto fail;
   if (tw_registry_uuid_new(job_id, NULL) != TW_OK) {
+    res = STORE_FAILED;
     api_fail_set(&f, API_ERR_INTERNAL, "cannot make a job id");
     goto fail;
   }
   tw_span_attr_str(span, "job_id", job_id);
   if (span) ctx = tw_span_context(span);
   else tw_trace_ctx_current(&ctx);
-  if (!submit(api, r, &q, fn.id, job_id, &ctx, &f)) goto fail;
+  if ((res = submit(api, r, &q, fn.id, job_id, &ctx, &f)) != STORE_OK) goto fail;
   api_invoke_req_free(&q);
   api_resp_json(r, 202, json_pack("{s:s}", "job_id", job_id));
   tw_span_end(span);
@@ -140,14 +166,22 @@ void api_handle_invoke_async(api_req *r) {
 fail:
   if (parsed) api_invoke_req_free(&q);
   tw_span_attr_str(span, "job_id", NULL);
-  tw_span_attr_str(span, "error.kind", api_error_kind(f.kind));
-  api_resp_fail(r, &f);
+  if (res == STORE_DOWN) {
+    tw_span_attr_str(span, "error.kind", STORE_DOWN_KIND);
+    resp_store_down(r);
+  } else {
+    tw_span_attr_str(span, "error.kind", api_error_kind(f.kind));
+    api_resp_fail(r, &f);
+  }
   tw_span_end(span);
 }
 
 /* ---- running a job --------------------------------------------------------------- */
 
-static void job_finish(tw_api_t *api, const tw_job *job, json_t *out, const api_fail *f) {
+/* Records the job's end: the result (out), or the failure (*f, or the
+ * store being away when store_down). */
+static void job_finish(tw_api_t *api, const tw_job *job, json_t *out, const api_fail *f,
+                       bool store_down) {
   tw_error err;
   tw_status st;
   tw_error_clear(&err);
@@ -157,23 +191,39 @@ static void job_finish(tw_api_t *api, const tw_job *job, json_t *out, const api_
     free(text);
   } else {
     char reason[sizeof f->message + 64];
-    snprintf(reason, sizeof reason, "%s: %s", api_error_kind(f->kind), f->message);
+    if (store_down)
+      snprintf(reason, sizeof reason, "%s: %s", STORE_DOWN_KIND, STORE_DOWN_MESSAGE);
+    else
+      snprintf(reason, sizeof reason, "%s: %s", api_error_kind(f->kind), f->message);
     st = tw_registry_job_fail(api->registry, job->id, reason, &err);
   }
-  /* A job left running here is failed as interrupted at the next start. */
-  if (st != TW_OK)
+  if (st == TW_ARG) {
+    /* Only NATS hands a job out twice: another node, which got it after
+     * this one went quiet for an ack wait, recorded its outcome first.
+     * That one stands (docs/CLUSTER.md); nothing is lost. */
+    tw_event(TW_LEVEL_INFO, TW_API_TARGET, "job %s: outcome already recorded elsewhere: %s",
+             job->id, err.message);
+  } else if (st != TW_OK) {
+    /* SQLite: failed as interrupted at the next start.  NATS: handed back
+     * to the queue, to run again (on any node). */
     tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "job %s: cannot record its end: %s", job->id,
              err.message);
+  }
   publish_outstanding(api);
 }
 
-static bool job_run(tw_api_t *api, const tw_job *job, json_t **out, api_fail *f) {
+static bool job_run(tw_api_t *api, const tw_job *job, json_t **out, api_fail *f,
+                    bool *store_down) {
   tw_function_info fn;
   tw_val *args = NULL;
   size_t nargs = 0;
   tw_exec_error e;
   tw_exec_error_clear(&e);
-  if (!api_function_lookup(api, job->function_id, job->tenant, &fn, f)) return false;
+  store_res res = fn_lookup(api, job->function_id, job->tenant, &fn, f);
+  if (res != STORE_OK) {
+    *store_down = res == STORE_DOWN;
+    return false;
+  }
   const char *text = job->args_json ? job->args_json : "[]";
   if (tw_exec_args_from_json_text(text, strlen(text), &args, &nargs, &e) != TW_OK) {
     api_fail_from_exec(f, &e);
@@ -190,22 +240,27 @@ static void job_task_run(void *arg) {
   tw_api_t *api = t->api;
   tw_trace_ctx ctx;
   tw_trace_scope scope;
-  bool joined = ctx_take(api, t->job.id, &ctx);
+  const char *tp = t->job.traceparent;
+  /* The submitter's context, whichever node submitted; none (or a
+   * malformed one, which enqueue refuses anyway): a trace of its own. */
+  bool joined = tp && tw_traceparent_parse(tp, strlen(tp), &ctx);
   uint64_t start = api_mono_ns();
   json_t *out = NULL;
   api_fail f;
+  bool store_down = false;
   tw_trace_ctx_attach(joined ? &ctx : NULL, &scope);
   tw_span_t *span = tw_span_begin("async_invoke.job", TW_API_TARGET, TW_LEVEL_INFO);
   tw_span_attr_str(span, "job_id", t->job.id);
   tw_span_attr_str(span, "function_id", t->job.function_id);
   api_span_tenant(span, t->job.tenant);
   tw_event(TW_LEVEL_INFO, TW_API_TARGET, "async job %s started", t->job.id);
-  if (!job_run(api, &t->job, &out, &f)) {
+  if (!job_run(api, &t->job, &out, &f, &store_down)) {
+    const char *kind = store_down ? STORE_DOWN_KIND : api_error_kind(f.kind);
     out = NULL;
-    tw_span_attr_str(span, "error.kind", api_error_kind(f.kind));
-    tw_span_set_status(span, TW_SPAN_STATUS_ERROR, api_error_kind(f.kind));
+    tw_span_attr_str(span, "error.kind", kind);
+    tw_span_set_status(span, TW_SPAN_STATUS_ERROR, kind);
   }
-  job_finish(api, &t->job, out, &f);
+  job_finish(api, &t->job, out, &f, store_down);
   tw_histogram_observe(api->metrics->async_job_duration_seconds,
                        (double)(api_mono_ns() - start) / 1e9);
   json_decref(out);
@@ -256,17 +311,19 @@ static bool stopping(tw_api_t *api, uint64_t *signal) {
   return stop;
 }
 
-/* One claim attempt holding a permit; false when nothing was handed on
- * (the permit is then released). */
-static bool claim_one(tw_api_t *api) {
+typedef enum claim_res { CLAIM_GOT, CLAIM_NONE, CLAIM_ERROR } claim_res;
+
+/* One claim attempt holding a permit; the permit is released unless a job
+ * was handed on.  On CLAIM_ERROR `err` says why. */
+static claim_res claim_one(tw_api_t *api, tw_error *err) {
   job_task *t = calloc(1, sizeof *t);
   bool claimed = false;
-  tw_error err;
-  tw_error_clear(&err);
+  claim_res res = CLAIM_NONE;
+  tw_error_clear(err);
   if (!t) goto none;
   t->api = api;
-  if (tw_registry_job_claim(api->registry, &t->job, &claimed, &err) != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "job claim failed: %s", err.message);
+  if (tw_registry_job_claim(api->registry, &t->job, &claimed, err) != TW_OK) {
+    res = CLAIM_ERROR;
     goto none;
   }
   if (!claimed) goto none;
@@ -277,16 +334,33 @@ static bool claim_one(tw_api_t *api) {
     tw_job_clear(&t->job);
     goto none;
   }
-  return true;
+  return CLAIM_GOT;
 none:
   free(t);
   api_permits_release_async(api->permits);
-  return false;
+  return res;
 }
+
+/* Backoff after failed claims: from BACKOFF_MIN_MS doubling to
+ * BACKOFF_MAX_MS, so an unreachable store costs a claim a few times a
+ * second at first and one every two seconds after, and the dispatcher
+ * picks up within two seconds of the store coming back. */
+#define BACKOFF_MIN_MS 50u
+#define BACKOFF_MAX_MS 2000u
+/* An empty claim that took this long was itself the wait for work: the
+ * NATS backend long-polls (nats_claim_wait_ms, 100 ms by default) for jobs
+ * that any node may submit, so sleeping after it would only add latency.
+ * SQLite answers an empty claim in microseconds. */
+#define CLAIM_BLOCKED_NS (20u * 1000000u)
+/* Otherwise sleep until a submit, or this long (jobs left pending by
+ * another path). */
+#define IDLE_WAIT_MS 1000u
 
 static void *dispatcher_main(void *arg) {
   tw_api_t *api = arg;
   uint64_t signal;
+  unsigned backoff = 0; /* ms; 0: claims are working */
+  tw_error err;
   pthread_setname_np(pthread_self(), "tw-jobs");
   for (;;) {
     if (stopping(api, &signal)) break;
@@ -296,9 +370,23 @@ static void *dispatcher_main(void *arg) {
       api_permits_release_async(api->permits);
       break;
     }
-    /* Nothing pending: sleep until a submit (or a second, for jobs that
-     * another path left pending). */
-    if (!claim_one(api) && !wait_signal(api, signal, 1000)) break;
+    uint64_t t0 = api_mono_ns();
+    claim_res res = claim_one(api, &err);
+    unsigned wait = 0;
+    if (res == CLAIM_ERROR) {
+      if (!backoff)
+        tw_event(TW_LEVEL_WARN, TW_API_TARGET,
+                 "job claims failing, backing off (up to %u ms): %s", BACKOFF_MAX_MS,
+                 err.message);
+      backoff = backoff ? (backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2)
+                        : BACKOFF_MIN_MS;
+      wait = backoff;
+    } else {
+      if (backoff) tw_event(TW_LEVEL_INFO, TW_API_TARGET, "job claims working again");
+      backoff = 0;
+      if (res == CLAIM_NONE && api_mono_ns() - t0 < CLAIM_BLOCKED_NS) wait = IDLE_WAIT_MS;
+    }
+    if (wait && !wait_signal(api, signal, wait)) break;
   }
   return NULL;
 }
@@ -333,13 +421,6 @@ void api_jobs_stop(tw_api_t *api) {
   api_permits_wake_all(api->permits);
   pthread_join(api->dispatcher, NULL);
   api->dispatcher_started = false;
-  pthread_mutex_lock(&api->jobs_lock);
-  while (api->job_ctxs) {
-    api_job_ctx *e = api->job_ctxs;
-    api->job_ctxs = e->next;
-    free(e);
-  }
-  pthread_mutex_unlock(&api->jobs_lock);
 }
 
 /* ---- GET /jobs/:id ------------------------------------------------------------------ */
@@ -371,8 +452,8 @@ void api_handle_job_get(api_req *r) {
   if (st == TW_NOT_FOUND || st == TW_ARG) { /* TW_ARG: not a UUID, so no job */
     api_resp_error(r, API_ERR_NOT_FOUND, "no such job");
   } else if (st != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-    api_resp_error(r, API_ERR_INTERNAL, "storage error");
+    if (store_failure(st, &err) == STORE_DOWN) resp_store_down(r);
+    else api_resp_error(r, API_ERR_INTERNAL, "storage error");
   } else if (job.tenant != r->tenant) {
     api_resp_error(r, API_ERR_TENANT_SCOPE_DENIED, "the job belongs to another tenant");
   } else {

@@ -5,9 +5,13 @@
  *         [--max-inflight N] [--tenant-max-inflight N] [--deadline DURATION]
  *         [--max-outstanding-jobs N] [--job-retain-count N]
  *         [--job-retain-age DURATION] [--check-only]
+ *         [--cluster nats://HOST:PORT] [--cluster-prefix P]
+ *         [--cluster-ack-wait DURATION] [--cluster-max-deliver N]
  *
- * Opens the registry (SQLite, WAL) and an executor whose on-disk module
- * cache lives beside it, starts tracing (TENSOR_WASM_LOG, OTLP from
+ * Opens the registry (SQLite, WAL, in the data directory; or, with
+ * --cluster / TENSOR_WASM_NATS_URL, the NATS JetStream store shared by
+ * every node of a cluster, docs/CLUSTER.md) and an executor whose on-disk
+ * module cache lives in the data directory (per node), starts tracing (TENSOR_WASM_LOG, OTLP from
  * TENSOR_WASM_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT) and the gateway,
  * prints "listening on http://ADDR" and runs until SIGINT or SIGTERM.
  * Every gateway variable of the environment is honoured
@@ -25,6 +29,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <nats/nats.h>
 
 #include "cli.h"
 #include "tensorwasm/api.h"
@@ -47,6 +53,10 @@ typedef struct serve_opts {
   int64_t retain_ms;
   bool retain_count_set, retain_ms_set;
   bool require_tenant, allow_public, check_only;
+  /* Cluster mode (NATS): URL NULL means SQLite. */
+  const char *nats_url, *nats_prefix;
+  uint64_t nats_ack_wait_ms;
+  uint32_t nats_max_deliver;
 } serve_opts;
 
 static void serve_usage(FILE *out) {
@@ -70,6 +80,16 @@ static void serve_usage(FILE *out) {
         "  --max-outstanding-jobs N      pending + running async jobs (default 256)\n"
         "  --job-retain-count N          finished jobs kept (default 4096; 0 = no cap)\n"
         "  --job-retain-age DURATION     finished jobs kept this long (default 168h)\n"
+        "  --cluster nats://HOST:PORT    share functions and jobs with the other nodes\n"
+        "                                through NATS JetStream (docs/CLUSTER.md; else\n"
+        "                                TENSOR_WASM_NATS_URL); the data dir then holds\n"
+        "                                only this node's module cache\n"
+        "  --cluster-prefix P            names of the cluster's buckets and streams\n"
+        "                                (default TW, or TENSOR_WASM_NATS_PREFIX)\n"
+        "  --cluster-ack-wait DURATION   a job whose node goes silent this long runs\n"
+        "                                again elsewhere (default 30s)\n"
+        "  --cluster-max-deliver N       deliveries of one job before it is failed\n"
+        "                                (default 5, at least 2)\n"
         "  --allow-plaintext-public      allow dev mode (no tokens) on a non-loopback\n"
         "                                address (TENSOR_WASM_ALLOW_PLAINTEXT_PUBLIC)\n"
         "  -h, --help                    show this help\n"
@@ -77,7 +97,8 @@ static void serve_usage(FILE *out) {
         "Environment (docs/API.md): TENSOR_WASM_API_TOKENS, _METRICS_TOKEN,\n"
         "_REQUIRE_TENANT, _RATE_LIMIT_QPS, _RATE_LIMIT_BURST,\n"
         "_TENANT_RATE_LIMIT_QPS, _TENANT_RATE_LIMIT_BURST, _AUDIT_LOG (stdout),\n"
-        "_TRUSTED_HOSTS, _TRUSTED_XFCC_PROXIES, _CORS_ALLOWED_ORIGINS.\n",
+        "_TRUSTED_HOSTS, _TRUSTED_XFCC_PROXIES, _CORS_ALLOWED_ORIGINS;\n"
+        "TENSOR_WASM_NATS_URL, TENSOR_WASM_NATS_PREFIX (docs/CLUSTER.md).\n",
         out);
 }
 
@@ -153,6 +174,22 @@ static int parse_one(int argc, char **argv, int *i, serve_opts *o) {
     return -1;
   }
   if (strcmp(a, "--data-dir") == 0) return o->data_dir = v, 0;
+  if (strcmp(a, "--cluster") == 0) {
+    if (strncmp(v, "nats://", 7) == 0 && v[7]) return o->nats_url = v, 0;
+    cli_fail("--cluster needs a NATS URL, nats://HOST:PORT[,nats://...]");
+    return -1;
+  }
+  if (strcmp(a, "--cluster-prefix") == 0) return o->nats_prefix = v, 0;
+  if (strcmp(a, "--cluster-ack-wait") == 0) {
+    if (parse_ms(a, v, &n64) != 0) return -1;
+    if (n64 > UINT32_MAX) {
+      cli_fail("--cluster-ack-wait is too long");
+      return -1;
+    }
+    o->nats_ack_wait_ms = n64;
+    return 0;
+  }
+  if (strcmp(a, "--cluster-max-deliver") == 0) return parse_u32(a, v, 2, &o->nats_max_deliver);
   if (strcmp(a, "--token") == 0) {
     if (o->ntokens == SERVE_MAX_TOKENS || !*v || strpbrk(v, ",: \t")) {
       cli_fail("--token: at most %d tokens, each non-empty without ',', ':' or blanks",
@@ -203,8 +240,16 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
   o->data_dir = "tensor-wasm-data";
   o->require_tenant = env_true("TENSOR_WASM_API_REQUIRE_TENANT");
   o->allow_public = env_true("TENSOR_WASM_ALLOW_PLAINTEXT_PUBLIC");
+  o->nats_url = getenv("TENSOR_WASM_NATS_URL");
+  if (o->nats_url && !o->nats_url[0]) o->nats_url = NULL;
+  o->nats_prefix = getenv("TENSOR_WASM_NATS_PREFIX");
+  if (o->nats_prefix && !o->nats_prefix[0]) o->nats_prefix = NULL;
   for (int i = 0; i < argc; i++)
     if (parse_one(argc, argv, &i, o) != 0) return -1;
+  if (!o->nats_url && (o->nats_ack_wait_ms || o->nats_max_deliver)) {
+    cli_fail("--cluster-ack-wait and --cluster-max-deliver need --cluster");
+    return -1;
+  }
   return 0;
 }
 
@@ -243,6 +288,14 @@ static tw_status open_state(const serve_opts *o, tw_registry_t **reg, tw_exec_t 
   if (o->max_outstanding) ropt.max_outstanding_jobs = o->max_outstanding;
   if (o->retain_count_set) ropt.retain_jobs = o->retain_count;
   if (o->retain_ms_set) ropt.retain_ms = o->retain_ms;
+  if (o->nats_url) {
+    /* The prefix is checked by the registry (it names buckets). */
+    ropt.backend = TW_REGISTRY_NATS;
+    ropt.nats_url = o->nats_url;
+    if (o->nats_prefix) ropt.nats_prefix = o->nats_prefix;
+    if (o->nats_ack_wait_ms) ropt.nats_ack_wait_ms = (uint32_t)o->nats_ack_wait_ms;
+    if (o->nats_max_deliver) ropt.nats_max_deliver = o->nats_max_deliver;
+  }
   tw_status st = tw_registry_open(o->data_dir, &ropt, reg, err);
   if (st != TW_OK) return st;
   memset(&ecfg, 0, sizeof ecfg);
@@ -287,6 +340,11 @@ static int serve_run(const serve_opts *o, const sigset_t *set) {
   }
   cfg.registry = reg;
   cfg.exec = exec;
+  /* deploy-time snapshots live with the node's other state, so warm
+   * starts and per-function choices survive a restart */
+  char snapdir[4096];
+  snprintf(snapdir, sizeof snapdir, "%s/snapshots", o->data_dir);
+  cfg.snapshot_dir = snapdir;
   if (tw_api_start(&cfg, &api, &err) != TW_OK) {
     cli_fail("%s", err.message);
     rc = err.status == TW_ARG ? TW_EXIT_INVALID : TW_EXIT_ERROR;
@@ -302,6 +360,9 @@ done:
   tw_api_stop(api);
   tw_exec_free(exec);
   tw_registry_close(reg);
+  /* The client library's global state (its threads, its SSL and timer
+   * state) goes after the last registry; registry.h asks for this. */
+  if (o->nats_url) nats_Close();
   return rc;
 }
 
