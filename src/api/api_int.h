@@ -54,6 +54,7 @@
   X(WASMTIME, 500, "wasmtime")                                        \
   X(INTERNAL, 500, "internal")                                        \
   X(CAPACITY_EXHAUSTED, 503, "capacity_exhausted")                    \
+  X(STORAGE_UNAVAILABLE, 503, "storage_unavailable")                  \
   X(SNAPSHOT_SIGNING_NOT_CONFIGURED, 503,                             \
     "snapshot_signing_not_configured")                                \
   X(INVOKE_TIMEOUT, 504, "invoke_timeout")
@@ -397,6 +398,12 @@ void api_handle_snapshot_restore(api_req *r);
 
 /* Looks up function `id` for `tenant`: NOT_FOUND or TENANT_SCOPE_DENIED
  * (owner differs) into f. */
+/* A failed registry call as the client sees it: TW_IO (the store cannot be
+ * reached: a NATS outage, a disk error) is 503 storage_unavailable with
+ * Retry-After; anything else 500 internal.  Logs the store's message, which
+ * the client never sees. */
+void api_fail_store(api_fail *f, tw_status st, const tw_error *err);
+
 bool api_function_lookup(tw_api_t *api, const char *id, uint64_t tenant,
                          tw_function_info *out, api_fail *f);
 

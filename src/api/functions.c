@@ -23,8 +23,7 @@ bool api_function_lookup(tw_api_t *api, const char *id, uint64_t tenant, tw_func
     return false;
   }
   if (st != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-    api_fail_set(f, API_ERR_INTERNAL, "storage error");
+    api_fail_store(f, st, &err);
     return false;
   }
   if (out->tenant != tenant) {
@@ -154,9 +153,9 @@ void api_handle_fn_create(api_req *r) {
       !api_module_validate(api, wasm, len, &f))
     goto fail;
   tw_error_clear(&err);
-  if (tw_registry_function_put(api->registry, r->tenant, name, wasm, len, &fn, &err) != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-    api_fail_set(&f, API_ERR_INTERNAL, "storage error");
+  tw_status put = tw_registry_function_put(api->registry, r->tenant, name, wasm, len, &fn, &err);
+  if (put != TW_OK) {
+    api_fail_store(&f, put, &err);
     goto fail;
   }
   if (!api_snapshot_deploy(api, &fn, wasm, len, want_snapshot, &warm, &f)) {
@@ -206,8 +205,7 @@ void api_handle_fn_delete(api_req *r) {
     goto fail;
   }
   if (st != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-    api_fail_set(&f, API_ERR_INTERNAL, "storage error");
+    api_fail_store(&f, st, &err);
     goto fail;
   }
   api_snapshot_forget(r->api, fn.id);
@@ -243,8 +241,9 @@ void api_handle_fn_list(api_req *r) {
   if (st == TW_ARG) {
     api_resp_error(r, API_ERR_BAD_REQUEST, "malformed cursor");
   } else if (st != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-    api_resp_error(r, API_ERR_INTERNAL, "storage error");
+    api_fail f;
+    api_fail_store(&f, st, &err);
+    api_resp_fail(r, &f);
   } else {
     json_t *arr = json_array();
     for (size_t i = 0; i < count; i++) json_array_append_new(arr, api_function_json(&items[i]));

@@ -183,8 +183,7 @@ bool api_invoke_run(tw_api_t *api, const tw_function_info *fn, uint64_t tenant,
     goto done;
   }
   if (st != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-    api_fail_set(f, API_ERR_INTERNAL, "storage error");
+    api_fail_store(f, st, &err);
     goto done;
   }
   tw_spawn_config cfg;

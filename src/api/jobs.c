@@ -52,26 +52,14 @@ static void publish_outstanding(tw_api_t *api) {
 
 /* ---- storage failures --------------------------------------------------------------- */
 
-#define STORE_DOWN_KIND "storage_unavailable"
-#define STORE_DOWN_MESSAGE "storage is unavailable; retry later"
-
 /* What a registry call came to, for the callers that must tell an
  * unreachable store (retry later) from an answer (not found, refused). */
 typedef enum store_res { STORE_OK, STORE_FAILED, STORE_DOWN } store_res;
 
-static void resp_store_down(api_req *r) {
-  api_resp_json(r, 503, json_pack("{s:{s:s,s:s}}", "error", "kind", STORE_DOWN_KIND,
-                                  "message", STORE_DOWN_MESSAGE));
-  if (r->resp.status == 503) {
-    r->resp.kind = STORE_DOWN_KIND;
-    r->resp.retry_after = 1;
-  }
-}
-
-/* Logs a failed registry call and classifies it (TW_IO: down). */
-static store_res store_failure(tw_status st, const tw_error *err) {
-  tw_event(st == TW_IO ? TW_LEVEL_WARN : TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s",
-           err->message);
+/* Sets *f as the client should see the failed registry call (see
+ * api_fail_store) and classifies it (TW_IO: down). */
+static store_res store_failure(api_fail *f, tw_status st, const tw_error *err) {
+  api_fail_store(f, st, err);
   return st == TW_IO ? STORE_DOWN : STORE_FAILED;
 }
 
@@ -88,10 +76,7 @@ static store_res fn_lookup(tw_api_t *api, const char *id, uint64_t tenant, tw_fu
     api_fail_set(f, API_ERR_NOT_FOUND, "no such function");
     return STORE_FAILED;
   }
-  if (st != TW_OK) {
-    api_fail_set(f, API_ERR_INTERNAL, "storage error");
-    return store_failure(st, &err);
-  }
+  if (st != TW_OK) return store_failure(f, st, &err);
   if (out->tenant != tenant) {
     api_fail_set(f, API_ERR_TENANT_SCOPE_DENIED, "the function belongs to another tenant");
     return STORE_FAILED;
@@ -123,10 +108,7 @@ static store_res submit(tw_api_t *api, api_req *r, const api_invoke_req *q, cons
     api_fail_set(f, API_ERR_CAPACITY_EXHAUSTED, "too many outstanding async jobs; retry later");
     return STORE_FAILED;
   }
-  if (st != TW_OK) {
-    api_fail_set(f, API_ERR_INTERNAL, "storage error");
-    return store_failure(st, &err);
-  }
+  if (st != TW_OK) return store_failure(f, st, &err);
   pthread_mutex_lock(&api->jobs_lock);
   api->jobs_signal++;
   pthread_cond_signal(&api->jobs_cond);
@@ -166,22 +148,16 @@ void api_handle_invoke_async(api_req *r) {
 fail:
   if (parsed) api_invoke_req_free(&q);
   tw_span_attr_str(span, "job_id", NULL);
-  if (res == STORE_DOWN) {
-    tw_span_attr_str(span, "error.kind", STORE_DOWN_KIND);
-    resp_store_down(r);
-  } else {
-    tw_span_attr_str(span, "error.kind", api_error_kind(f.kind));
-    api_resp_fail(r, &f);
-  }
+  (void)res; /* f says what happened, the store being away included */
+  tw_span_attr_str(span, "error.kind", api_error_kind(f.kind));
+  api_resp_fail(r, &f);
   tw_span_end(span);
 }
 
 /* ---- running a job --------------------------------------------------------------- */
 
-/* Records the job's end: the result (out), or the failure (*f, or the
- * store being away when store_down). */
-static void job_finish(tw_api_t *api, const tw_job *job, json_t *out, const api_fail *f,
-                       bool store_down) {
+/* Records the job's end: the result (out), or the failure (*f). */
+static void job_finish(tw_api_t *api, const tw_job *job, json_t *out, const api_fail *f) {
   tw_error err;
   tw_status st;
   tw_error_clear(&err);
@@ -191,10 +167,7 @@ static void job_finish(tw_api_t *api, const tw_job *job, json_t *out, const api_
     free(text);
   } else {
     char reason[sizeof f->message + 64];
-    if (store_down)
-      snprintf(reason, sizeof reason, "%s: %s", STORE_DOWN_KIND, STORE_DOWN_MESSAGE);
-    else
-      snprintf(reason, sizeof reason, "%s: %s", api_error_kind(f->kind), f->message);
+    snprintf(reason, sizeof reason, "%s: %s", api_error_kind(f->kind), f->message);
     st = tw_registry_job_fail(api->registry, job->id, reason, &err);
   }
   if (st == TW_ARG) {
@@ -212,18 +185,13 @@ static void job_finish(tw_api_t *api, const tw_job *job, json_t *out, const api_
   publish_outstanding(api);
 }
 
-static bool job_run(tw_api_t *api, const tw_job *job, json_t **out, api_fail *f,
-                    bool *store_down) {
+static bool job_run(tw_api_t *api, const tw_job *job, json_t **out, api_fail *f) {
   tw_function_info fn;
   tw_val *args = NULL;
   size_t nargs = 0;
   tw_exec_error e;
   tw_exec_error_clear(&e);
-  store_res res = fn_lookup(api, job->function_id, job->tenant, &fn, f);
-  if (res != STORE_OK) {
-    *store_down = res == STORE_DOWN;
-    return false;
-  }
+  if (fn_lookup(api, job->function_id, job->tenant, &fn, f) != STORE_OK) return false;
   const char *text = job->args_json ? job->args_json : "[]";
   if (tw_exec_args_from_json_text(text, strlen(text), &args, &nargs, &e) != TW_OK) {
     api_fail_from_exec(f, &e);
@@ -247,20 +215,19 @@ static void job_task_run(void *arg) {
   uint64_t start = api_mono_ns();
   json_t *out = NULL;
   api_fail f;
-  bool store_down = false;
   tw_trace_ctx_attach(joined ? &ctx : NULL, &scope);
   tw_span_t *span = tw_span_begin("async_invoke.job", TW_API_TARGET, TW_LEVEL_INFO);
   tw_span_attr_str(span, "job_id", t->job.id);
   tw_span_attr_str(span, "function_id", t->job.function_id);
   api_span_tenant(span, t->job.tenant);
   tw_event(TW_LEVEL_INFO, TW_API_TARGET, "async job %s started", t->job.id);
-  if (!job_run(api, &t->job, &out, &f, &store_down)) {
-    const char *kind = store_down ? STORE_DOWN_KIND : api_error_kind(f.kind);
+  if (!job_run(api, &t->job, &out, &f)) {
+    const char *kind = api_error_kind(f.kind);
     out = NULL;
     tw_span_attr_str(span, "error.kind", kind);
     tw_span_set_status(span, TW_SPAN_STATUS_ERROR, kind);
   }
-  job_finish(api, &t->job, out, &f, store_down);
+  job_finish(api, &t->job, out, &f);
   tw_histogram_observe(api->metrics->async_job_duration_seconds,
                        (double)(api_mono_ns() - start) / 1e9);
   json_decref(out);
@@ -452,8 +419,9 @@ void api_handle_job_get(api_req *r) {
   if (st == TW_NOT_FOUND || st == TW_ARG) { /* TW_ARG: not a UUID, so no job */
     api_resp_error(r, API_ERR_NOT_FOUND, "no such job");
   } else if (st != TW_OK) {
-    if (store_failure(st, &err) == STORE_DOWN) resp_store_down(r);
-    else api_resp_error(r, API_ERR_INTERNAL, "storage error");
+    api_fail f;
+    api_fail_store(&f, st, &err);
+    api_resp_fail(r, &f);
   } else if (job.tenant != r->tenant) {
     api_resp_error(r, API_ERR_TENANT_SCOPE_DENIED, "the job belongs to another tenant");
   } else {

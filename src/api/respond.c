@@ -148,8 +148,18 @@ void api_resp_fail(api_req *r, const api_fail *f) {
                            "message", f->message);
   api_resp_json(r, api_error_status(f->kind), body);
   if (!r->resp.kind) r->resp.kind = api_error_kind(f->kind);
-  if (f->kind == API_ERR_CAPACITY_EXHAUSTED || f->kind == API_ERR_TENANT_CAPACITY_EXHAUSTED)
+  if (f->kind == API_ERR_CAPACITY_EXHAUSTED || f->kind == API_ERR_TENANT_CAPACITY_EXHAUSTED ||
+      f->kind == API_ERR_STORAGE_UNAVAILABLE)
     r->resp.retry_after = 1;
+}
+
+void api_fail_store(api_fail *f, tw_status st, const tw_error *err) {
+  tw_event(st == TW_IO ? TW_LEVEL_WARN : TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s",
+           err ? err->message : "");
+  if (st == TW_IO)
+    api_fail_set(f, API_ERR_STORAGE_UNAVAILABLE, "storage is unavailable; retry later");
+  else
+    api_fail_set(f, API_ERR_INTERNAL, "storage error");
 }
 
 void api_resp_error(api_req *r, api_error kind, const char *fmt, ...) {

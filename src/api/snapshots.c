@@ -389,8 +389,7 @@ void api_handle_snapshot_save(api_req *r) {
     if (st == TW_NOT_FOUND) {
       api_fail_set(&f, API_ERR_NOT_FOUND, "no such function");
     } else {
-      tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-      api_fail_set(&f, API_ERR_INTERNAL, "storage error");
+      api_fail_store(&f, st, &err);
     }
     goto fail;
   }
@@ -492,8 +491,7 @@ void api_handle_snapshot_restore(api_req *r) {
     goto fail;
   }
   if (st != TW_OK) {
-    tw_event(TW_LEVEL_ERROR, TW_API_TARGET, "registry: %s", err.message);
-    api_fail_set(&f, API_ERR_INTERNAL, "storage error");
+    api_fail_store(&f, st, &err);
     goto fail;
   }
   if (!api->snapshot_dir || !path_of(api, fn.id, ".snap", path, sizeof path) ||
