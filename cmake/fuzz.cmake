@@ -14,7 +14,8 @@
 # and every other program in that tree still links.
 option(TW_FUZZ "Build the libFuzzer targets in fuzz/ (clang only)" OFF)
 
-set(TW_FUZZ_TARGETS decode run wasi_path traceparent filter blob)
+set(TW_FUZZ_TARGETS decode run wasi_path traceparent filter blob auth route jsonargs
+    cuda_args snapshot)
 set(TW_FUZZ_DIR ${CMAKE_SOURCE_DIR}/fuzz)
 
 foreach(t ${TW_FUZZ_TARGETS})
