@@ -270,7 +270,6 @@ void api_permits_wake_all(api_permits *p); /* stop waiting for good */
 /* Trace contexts of submitted jobs, handed from the submitting request to
  * the job that runs it (in memory: a job recovered after a restart starts
  * a fresh trace). */
-typedef struct api_job_ctx api_job_ctx;
 
 struct tw_api {
   tw_api_config cfg;           /* pointers below are owned copies */
@@ -298,7 +297,6 @@ struct tw_api {
   pthread_cond_t jobs_cond;
   bool jobs_stop;
   uint64_t jobs_signal;        /* bumped on every submit */
-  api_job_ctx *job_ctxs;       /* guarded by jobs_lock */
   int64_t last_prune_ms;
 
   /* snapshots (snapshots.c) */

@@ -50,43 +50,7 @@ static void publish_outstanding(tw_api_t *api) {
   }
 }
 
-/* ---- storage failures --------------------------------------------------------------- */
-
-/* What a registry call came to, for the callers that must tell an
- * unreachable store (retry later) from an answer (not found, refused). */
-typedef enum store_res { STORE_OK, STORE_FAILED, STORE_DOWN } store_res;
-
-/* Sets *f as the client should see the failed registry call (see
- * api_fail_store) and classifies it (TW_IO: down). */
-static store_res store_failure(api_fail *f, tw_status st, const tw_error *err) {
-  api_fail_store(f, st, err);
-  return st == TW_IO ? STORE_DOWN : STORE_FAILED;
-}
-
-/* api_function_lookup with the store's state kept: a job whose function
- * cannot be read now must not be failed as if the function were gone, and
- * a submit during an outage is a 503, not a 500.  On STORE_FAILED *f says
- * why. */
-static store_res fn_lookup(tw_api_t *api, const char *id, uint64_t tenant, tw_function_info *out,
-                           api_fail *f) {
-  tw_error err;
-  tw_error_clear(&err);
-  tw_status st = tw_registry_function_get(api->registry, id, out, &err);
-  if (st == TW_NOT_FOUND || st == TW_ARG) { /* TW_ARG: not a UUID, so no function */
-    api_fail_set(f, API_ERR_NOT_FOUND, "no such function");
-    return STORE_FAILED;
-  }
-  if (st != TW_OK) return store_failure(f, st, &err);
-  if (out->tenant != tenant) {
-    api_fail_set(f, API_ERR_TENANT_SCOPE_DENIED, "the function belongs to another tenant");
-    return STORE_FAILED;
-  }
-  return STORE_OK;
-}
-
-/* ---- submission ------------------------------------------------------------------- */
-
-static store_res submit(tw_api_t *api, api_req *r, const api_invoke_req *q, const char *fn_id,
+static bool submit(tw_api_t *api, api_req *r, const api_invoke_req *q, const char *fn_id,
                         const char *job_id, const tw_trace_ctx *ctx, api_fail *f) {
   tw_job_spec spec;
   tw_error err;
@@ -106,15 +70,18 @@ static store_res submit(tw_api_t *api, api_req *r, const api_invoke_req *q, cons
   tw_status st = tw_registry_job_enqueue(api->registry, &spec, &err);
   if (st == TW_LIMIT) {
     api_fail_set(f, API_ERR_CAPACITY_EXHAUSTED, "too many outstanding async jobs; retry later");
-    return STORE_FAILED;
+    return false;
   }
-  if (st != TW_OK) return store_failure(f, st, &err);
+  if (st != TW_OK) {
+    api_fail_store(f, st, &err);
+    return false;
+  }
   pthread_mutex_lock(&api->jobs_lock);
   api->jobs_signal++;
   pthread_cond_signal(&api->jobs_cond);
   pthread_mutex_unlock(&api->jobs_lock);
   publish_outstanding(api);
-  return STORE_OK;
+  return true;
 }
 
 void api_handle_invoke_async(api_req *r) {
@@ -125,22 +92,20 @@ void api_handle_invoke_async(api_req *r) {
   char job_id[TW_UUID_LEN + 1];
   tw_trace_ctx ctx;
   api_fail f;
-  store_res res = STORE_FAILED;
   bool parsed = false;
   tw_span_attr_str(span, "function_id", r->match.id);
   api_span_tenant(span, r->tenant);
   /* The body is checked before a job exists: invalid_args is synchronous. */
   if (!(parsed = api_invoke_parse(r, &q, &f))) goto fail;
-  if ((res = fn_lookup(api, r->match.id, r->tenant, &fn, &f)) != STORE_OK) goto fail;
+  if (!api_function_lookup(api, r->match.id, r->tenant, &fn, &f)) goto fail;
   if (tw_registry_uuid_new(job_id, NULL) != TW_OK) {
-    res = STORE_FAILED;
     api_fail_set(&f, API_ERR_INTERNAL, "cannot make a job id");
     goto fail;
   }
   tw_span_attr_str(span, "job_id", job_id);
   if (span) ctx = tw_span_context(span);
   else tw_trace_ctx_current(&ctx);
-  if ((res = submit(api, r, &q, fn.id, job_id, &ctx, &f)) != STORE_OK) goto fail;
+  if (!submit(api, r, &q, fn.id, job_id, &ctx, &f)) goto fail;
   api_invoke_req_free(&q);
   api_resp_json(r, 202, json_pack("{s:s}", "job_id", job_id));
   tw_span_end(span);
@@ -148,7 +113,6 @@ void api_handle_invoke_async(api_req *r) {
 fail:
   if (parsed) api_invoke_req_free(&q);
   tw_span_attr_str(span, "job_id", NULL);
-  (void)res; /* f says what happened, the store being away included */
   tw_span_attr_str(span, "error.kind", api_error_kind(f.kind));
   api_resp_fail(r, &f);
   tw_span_end(span);
@@ -191,7 +155,7 @@ static bool job_run(tw_api_t *api, const tw_job *job, json_t **out, api_fail *f)
   size_t nargs = 0;
   tw_exec_error e;
   tw_exec_error_clear(&e);
-  if (fn_lookup(api, job->function_id, job->tenant, &fn, f) != STORE_OK) return false;
+  if (!api_function_lookup(api, job->function_id, job->tenant, &fn, f)) return false;
   const char *text = job->args_json ? job->args_json : "[]";
   if (tw_exec_args_from_json_text(text, strlen(text), &args, &nargs, &e) != TW_OK) {
     api_fail_from_exec(f, &e);
