@@ -64,9 +64,19 @@
   X(move2, 4)           /* the same, 2 bytes                                  */\
   X(move4, 4)           /* the same, 4 bytes                                  */\
   X(move8, 4)           /* the same, 8 bytes                                  */\
+  X(move1_pa, 4)        /* d kd s ks: 1 byte from (u32)(s + ks) to (u32)(d + kd) */\
+  X(move2_pa, 4)        /* the same, 2 bytes                                  */\
+  X(move4_pa, 4)        /* the same, 4 bytes                                  */\
+  X(move8_pa, 4)        /* the same, 8 bytes                                  */\
+  X(move1_run, 6)       /* d kd s ks n step: n move1_pa in order, both k += step */\
+  X(move2_run, 6)       /* the same, 2 bytes each                             */\
+  X(move4_run, 6)       /* the same, 4 bytes each                             */\
+  X(move8_run, 6)       /* the same, 8 bytes each                             */\
   X(i32_add_imm2, 6)    /* d1 a1 k1 d2 a2 k2: two i32.add_imm in order       */\
+  X(i32_add2, 6)        /* d1 a1 b1 d2 a2 b2: two i32.add in order           */\
   X(br_i32_add_imm_nez, 4) /* d a k off: d = a + k, branch if d != 0         */\
-  X(i32_add_shl, 4)     /* dst a b k: dst = a + (b << k)                      */
+  X(i32_add_shl, 4)     /* dst a b k: dst = a + (b << k)                      */\
+  X(i32_or_shl_shr, 5)  /* dst a l b r: dst = (a << l) | (b >> r), unsigned   */
 
 /* Integer comparisons that fuse with a following branch or take a
  * constant operand.  X(id, type, C operator, inverse id, swapped id):
@@ -134,12 +144,12 @@
 #define TW__IOPK_IF_LOAD(X, id) X(id##_k)
 #define TW__IOPK_IF_STORE(X, id) X(id##_k)
 #define TW__IOPK_IF_CTRL(X, id)
-/* Loads whose address is a constant step from a slot (a[i - 1], p->back):
- * <id>_pa dst a k offset, ea = (u32)(a + k) + offset — the add wraps at
- * 32 bits as the wasm it replaces. */
+/* Memory ops whose address is a constant step from a slot (a[i - 1],
+ * p->back): ea = (u32)(a + k) + offset — the add wraps at 32 bits as the
+ * wasm it replaces.  LOAD: <id>_pa dst a k offset.  STORE: a k val offset. */
 #define TW__IOPPA_IF_NUM(X, id)
 #define TW__IOPPA_IF_LOAD(X, id) X(id##_pa)
-#define TW__IOPPA_IF_STORE(X, id)
+#define TW__IOPPA_IF_STORE(X, id) X(id##_pa)
 #define TW__IOPPA_IF_CTRL(X, id)
 
 typedef enum tw__iop {

@@ -43,6 +43,11 @@ typedef struct ctrl {
 } ctrl;
 
 #define CONST_SLOT UINT32_MAX /* stack entry holding a virtual constant */
+/* Stack entry holding a virtual i32 sum vbase[p] + kval[p], not yet
+ * computed: a load or store takes it as its address step (a[i + 1],
+ * p->next) and everything else computes it first.  vbase is a local or
+ * the entry's own home temp, so nothing above it can overwrite it. */
+#define ADD_SLOT (UINT32_MAX - 1)
 
 typedef struct compiler {
   const tw__module *m;
@@ -51,8 +56,10 @@ typedef struct compiler {
   uint32_t *words;
   size_t n, cap;
   uint32_t *stack; /* slot per operand stack position, or CONST_SLOT */
-  uint64_t *kval;  /* the constant where stack[p] == CONST_SLOT */
-  uint32_t h, max_h, cap_stack, cap_kval;
+  uint64_t *kval;  /* the constant where stack[p] == CONST_SLOT or ADD_SLOT */
+  uint32_t *vbase; /* the slot where stack[p] == ADD_SLOT */
+  uint32_t h, max_h, cap_stack, cap_kval, cap_vbase;
+  uint32_t add_low; /* no ADD_SLOT entry below this position */
   ctrl *ctrls;
   uint32_t nctrl, cap_ctrl;
   patch *patches;
@@ -70,7 +77,13 @@ typedef struct compiler {
   /* the last instruction emitted, for superinstructions: -1 after a label */
   int64_t last_at;
   tw__iop last_iop;
-  uint8_t load_op; /* wasm opcode of the last plain load emitted */
+  int64_t prev_at; /* the one before it, when adjacent; else -1 */
+  tw__iop prev_iop;
+  /* the last memory move or move run, for merging the next into it */
+  int64_t mv_at;
+  tw__iop mv_op;
+  size_t mv_end; /* c->n right after it: adjacent while c->n == mv_end */
+  uint8_t load_op; /* wasm opcode of the last load emitted */
   bool oom;
 } compiler;
 
@@ -114,9 +127,17 @@ static uint32_t emit_op(compiler *c, tw__iop op) {
   emit(c, (uint32_t)(h >> 32));
   c->last_dst = -1;
   c->fuse_at = -1;
+  c->prev_at = c->last_at;
+  c->prev_iop = c->last_iop;
   c->last_at = at;
   c->last_iop = op;
   return at;
+}
+
+static void set_handler(compiler *c, int64_t at, tw__iop op) {
+  uint64_t h = tw__interp_handler(op);
+  c->words[at] = (uint32_t)h;
+  c->words[at + 1] = (uint32_t)(h >> 32);
 }
 
 /* A label or a rewrite: no peephole may look back across this point. */
@@ -124,6 +145,18 @@ static void forget(compiler *c) {
   c->last_dst = -1;
   c->fuse_at = -1;
   c->last_at = -1;
+  c->prev_at = -1;
+  c->mv_at = -1;
+}
+
+/* Takes back the instructions from word `at` on, which fused into the one
+ * about to be emitted.  Not a label: a move run before `at` stays open. */
+static void erase_from(compiler *c, int64_t at) {
+  c->n = (size_t)at;
+  c->last_dst = -1;
+  c->fuse_at = -1;
+  c->last_at = -1;
+  c->prev_at = -1;
 }
 
 /* True when the last instruction is `op` and nothing follows it. */
@@ -140,7 +173,8 @@ static inline uint32_t T(const compiler *c, uint32_t pos) {
 
 static bool stack_reserve(compiler *c, uint32_t n) {
   if (grow((void **)&c->stack, &c->cap_stack, n, sizeof(uint32_t)) &&
-      grow((void **)&c->kval, &c->cap_kval, n, sizeof(uint64_t)))
+      grow((void **)&c->kval, &c->cap_kval, n, sizeof(uint64_t)) &&
+      grow((void **)&c->vbase, &c->cap_vbase, n, sizeof(uint32_t)))
     return true;
   c->oom = true;
   return false;
@@ -166,6 +200,15 @@ static bool is_const(const compiler *c, uint32_t pos) {
   return c->stack[pos] == CONST_SLOT;
 }
 
+static bool is_add(const compiler *c, uint32_t pos) {
+  return c->stack[pos] == ADD_SLOT;
+}
+
+/* A slot's value, as opposed to a virtual constant or sum. */
+static bool is_slot(const compiler *c, uint32_t pos) {
+  return c->stack[pos] < ADD_SLOT;
+}
+
 /* Writes constant v into slot dst. */
 static void emit_const_to(compiler *c, uint32_t dst, uint64_t v) {
   bool wide = (v >> 32) != 0;
@@ -177,9 +220,9 @@ static void emit_const_to(compiler *c, uint32_t dst, uint64_t v) {
 
 static void materialise(compiler *c, uint32_t pos);
 
-/* Pops the top entry as a slot (a constant is first put in its temp). */
+/* Pops the top entry as a slot (a virtual one is first put in its temp). */
 static uint32_t pop(compiler *c) {
-  if (is_const(c, c->h - 1)) materialise(c, c->h - 1);
+  if (!is_slot(c, c->h - 1)) materialise(c, c->h - 1);
   return c->stack[--c->h];
 }
 
@@ -192,10 +235,28 @@ static void emit_dst(compiler *c) {
   emit(c, dst);
 }
 
+/* dst = a + k (i32).  Right after another such add it joins it: pointer
+ * and counter bumps take one dispatch. */
+static void emit_add_imm(compiler *c, uint32_t dst, uint32_t a, uint32_t k) {
+  if (last_is(c, TW_IOP_i32_add_imm, 5)) {
+    set_handler(c, c->last_at, TW_IOP_i32_add_imm2);
+    c->last_iop = TW_IOP_i32_add_imm2;
+  } else {
+    emit_op(c, TW_IOP_i32_add_imm);
+  }
+  c->last_dst = (int64_t)c->n;
+  emit(c, dst);
+  emit(c, a);
+  emit(c, k);
+}
+
 /* Copies entry `pos`'s value into slot dst (no stack change). */
 static void emit_move(compiler *c, uint32_t dst, uint32_t pos) {
   if (is_const(c, pos)) {
     emit_const_to(c, dst, c->kval[pos]);
+  } else if (is_add(c, pos)) {
+    emit_add_imm(c, dst, c->vbase[pos], (uint32_t)c->kval[pos]);
+    c->last_dst_pos = pos;
   } else if (c->stack[pos] != dst) {
     emit_op(c, TW_IOP_copy);
     emit(c, dst);
@@ -215,7 +276,35 @@ static void materialise_from(compiler *c, uint32_t from) {
 
 static void materialise_local(compiler *c, uint32_t local, uint32_t below) {
   for (uint32_t p = 0; p < below; p++)
-    if (c->stack[p] == local) materialise(c, p);
+    if (c->stack[p] == local || (is_add(c, p) && c->vbase[p] == local))
+      materialise(c, p);
+}
+
+/* Pushes the virtual sum a + k, or computes it at once when a is a temp
+ * that a later push could overwrite. */
+static void push_add(compiler *c, uint32_t a, uint32_t k) {
+  uint32_t home = T(c, c->h);
+  if (a >= c->nlocals && a != home) {
+    emit_add_imm(c, home, a, k);
+    push(c);
+    c->last_dst_pos = c->h - 1;
+    return;
+  }
+  if (!push_slot(c, ADD_SLOT) && c->oom) return;
+  c->vbase[c->h - 1] = a;
+  c->kval[c->h - 1] = k;
+  if (c->h - 1 < c->add_low) c->add_low = c->h - 1;
+  c->last_dst = -1;
+  c->fuse_at = -1;
+}
+
+/* Computes every virtual sum on the stack: before any instruction other
+ * than those that know them (a local.set could change a base, a branch
+ * or call reads its operands as slots). */
+static void settle_adds(compiler *c) {
+  for (uint32_t p = c->add_low; p < c->h; p++)
+    if (is_add(c, p)) materialise(c, p);
+  c->add_low = UINT32_MAX;
 }
 
 /* ---- labels ---------------------------------------------------------- */
@@ -413,19 +502,19 @@ static bool try_imm(compiler *c, uint8_t op) {
   uint64_t k = c->kval[kpos];
   if (sub && kpos == pb) k = is_i64_op(op) ? (uint64_t)0 - k : (uint32_t)(0u - (uint32_t)k);
   if (is_i64_op(op) && (int64_t)k != (int64_t)(int32_t)(uint32_t)k) return false;
-  uint32_t a = c->stack[other];
-  c->h -= 2;
-  if (iop == TW_IOP_i32_add_imm && last_is(c, TW_IOP_i32_add_imm, 5)) {
-    /* two increments in a row (pointer and counter bumps): one dispatch */
-    uint64_t h = tw__interp_handler(TW_IOP_i32_add_imm2);
-    c->words[c->last_at] = (uint32_t)h;
-    c->words[c->last_at + 1] = (uint32_t)(h >> 32);
-    c->last_iop = TW_IOP_i32_add_imm2;
-    emit_dst(c);
-    emit(c, a);
-    emit(c, (uint32_t)k);
+  if (iop == TW_IOP_i32_add_imm) {
+    uint32_t a = c->stack[other];
+    if (is_add(c, other)) { /* (a + k1) + k2 */
+      a = c->vbase[other];
+      k += c->kval[other];
+    }
+    c->h -= 2;
+    push_add(c, a, (uint32_t)k);
     return true;
   }
+  if (is_add(c, other)) materialise(c, other);
+  uint32_t a = c->stack[other];
+  c->h -= 2;
   uint32_t at = emit_op(c, iop);
   emit_dst(c);
   emit(c, a);
@@ -439,9 +528,9 @@ static bool try_add_shl(compiler *c) {
   if (!last_is(c, TW_IOP_i32_shl_imm, 5)) return false;
   uint32_t shl_dst = c->words[c->last_at + 2];
   uint32_t pb = c->h - 1, pa = c->h - 2, other;
-  if (c->stack[pb] == shl_dst && shl_dst == T(c, pb) && !is_const(c, pa))
+  if (c->stack[pb] == shl_dst && shl_dst == T(c, pb) && is_slot(c, pa))
     other = pa;
-  else if (c->stack[pa] == shl_dst && shl_dst == T(c, pa) && !is_const(c, pb))
+  else if (c->stack[pa] == shl_dst && shl_dst == T(c, pa) && is_slot(c, pb))
     other = pb;
   else
     return false;
@@ -455,6 +544,46 @@ static bool try_add_shl(compiler *c) {
   emit(c, a);
   emit(c, b);
   emit(c, k);
+  return true;
+}
+
+/* The shift-immediate at word `at`, when it wrote stack position pos's
+ * home temp: its source and count. */
+static bool shift_into(const compiler *c, int64_t at, tw__iop op, tw__iop want,
+                       uint32_t pos, uint32_t *src, uint32_t *k) {
+  if (at < 0 || op != want || c->stack[pos] != T(c, pos) ||
+      c->words[at + 2] != T(c, pos))
+    return false;
+  *src = c->words[at + 3];
+  *k = c->words[at + 4];
+  return true;
+}
+
+/* i32.or of a shift left and a logical shift right by constants, just
+ * computed in either order: one funnel op (unaligned word merges in
+ * memcpy, bit-stream readers, hand-written rotates). */
+static bool try_or_shifts(compiler *c) {
+  uint32_t top = c->h - 1, a, l, b, r;
+  if (!last_is(c, c->last_iop, 5) || c->prev_at < 0 ||
+      (size_t)c->prev_at + 5 != (size_t)c->last_at)
+    return false;
+  bool shl_first =
+      shift_into(c, c->prev_at, c->prev_iop, TW_IOP_i32_shl_imm, top - 1, &a, &l) &&
+      shift_into(c, c->last_at, c->last_iop, TW_IOP_i32_shr_u_imm, top, &b, &r);
+  if (!shl_first &&
+      !(shift_into(c, c->prev_at, c->prev_iop, TW_IOP_i32_shr_u_imm, top - 1, &b, &r) &&
+        shift_into(c, c->last_at, c->last_iop, TW_IOP_i32_shl_imm, top, &a, &l)))
+    return false;
+  if (c->words[c->last_at + 3] == T(c, top - 1))
+    return false; /* the second read the first's result: keep the order */
+  erase_from(c, c->prev_at);
+  c->h -= 2;
+  emit_op(c, TW_IOP_i32_or_shl_shr);
+  emit_dst(c);
+  emit(c, a);
+  emit(c, l);
+  emit(c, b);
+  emit(c, r);
   return true;
 }
 
@@ -679,7 +808,7 @@ static const uint16_t k_ops[256] = {TW_WASM_OPS(TW__K)};
 #undef TW__K
 #define TW__PV_NUM(id) 0
 #define TW__PV_CTRL(id) 0
-#define TW__PV_STORE(id) 0
+#define TW__PV_STORE(id) TW_IOP_##id##_pa
 #define TW__PV_LOAD(id) TW_IOP_##id##_pa
 #define TW__P(byte, id, text, kind, a, b, r, al) [byte] = TW__PV_##kind(id),
 static const uint16_t pa_ops[256] = {TW_WASM_OPS(TW__P)};
@@ -704,6 +833,7 @@ static bool const_address(const compiler *c, uint32_t pos, uint32_t offset,
 
 static void do_load(compiler *c, op_info info, uint8_t wop, uint32_t offset) {
   uint32_t ea, top = c->h - 1;
+  c->load_op = wop;
   if (const_address(c, top, offset, &ea)) {
     c->h--;
     emit_op(c, k_ops[wop]);
@@ -711,12 +841,9 @@ static void do_load(compiler *c, op_info info, uint8_t wop, uint32_t offset) {
     emit(c, ea);
     return;
   }
-  if (last_is(c, TW_IOP_i32_add_imm, 5) && c->stack[top] == T(c, top) &&
-      c->words[c->last_at + 2] == T(c, top)) {
-    /* the address is a step from a slot: fold the add into the load */
-    uint32_t a = c->words[c->last_at + 3], k = c->words[c->last_at + 4];
-    c->n = (size_t)c->last_at;
-    forget(c);
+  if (is_add(c, top)) {
+    /* the address is a step from a slot: the add goes into the load */
+    uint32_t a = c->vbase[top], k = (uint32_t)c->kval[top];
     c->h--;
     emit_op(c, pa_ops[wop]);
     emit_dst(c);
@@ -730,42 +857,116 @@ static void do_load(compiler *c, op_info info, uint8_t wop, uint32_t offset) {
   emit_dst(c);
   emit(c, addr);
   emit(c, offset);
-  c->load_op = wop;
+}
+
+/* One element of a copy: width bytes from (u32)(s + ks) to (u32)(d + kd). */
+typedef struct move_elem {
+  uint32_t d, kd, s, ks;
+} move_elem;
+
+static const tw__iop moves[9] = {[1] = TW_IOP_move1, [2] = TW_IOP_move2,
+                                 [4] = TW_IOP_move4, [8] = TW_IOP_move8};
+static const tw__iop moves_pa[9] = {[1] = TW_IOP_move1_pa,
+                                    [2] = TW_IOP_move2_pa,
+                                    [4] = TW_IOP_move4_pa,
+                                    [8] = TW_IOP_move8_pa};
+static const tw__iop moves_run[9] = {[1] = TW_IOP_move1_run,
+                                     [2] = TW_IOP_move2_run,
+                                     [4] = TW_IOP_move4_run,
+                                     [8] = TW_IOP_move8_run};
+
+/* Appends e to the move or run just before it when e continues it with the
+ * same slots and a constant step (unrolled byte and word copy loops): the
+ * moves stay in their order, so overlapping copies keep their meaning. */
+static bool extend_move_run(compiler *c, uint32_t width, move_elem e) {
+  if (c->mv_at < 0 || c->mv_end != c->n) return false;
+  uint32_t *w = c->words + c->mv_at;
+  tw__iop op = c->mv_op;
+  if (w[2] != e.d || w[4] != e.s) return false;
+  if (op == moves_run[width]) {
+    uint32_t n = w[6], step = w[7];
+    if (n == UINT32_MAX || e.kd != w[3] + n * step || e.ks != w[5] + n * step)
+      return false;
+    w[6] = n + 1;
+    return true;
+  }
+  bool single = op == moves_pa[width] || (op == moves[width] && !w[3] && !w[5]);
+  uint32_t step = e.kd - w[3];
+  if (!single || e.ks - w[5] != step) return false;
+  set_handler(c, c->mv_at, moves_run[width]);
+  c->mv_op = moves_run[width];
+  emit(c, 2);
+  emit(c, step);
+  c->mv_end = c->n;
+  return true;
 }
 
 /* A store of the value the previous load produced, same width: one move
- * (byte and word copy loops). */
+ * (byte and word copy loops).  An address step feeding the load or the
+ * store folds in, and consecutive moves merge into a run. */
 static bool try_move(compiler *c, uint8_t wop, uint32_t offset) {
   uint32_t top = c->h - 1;
-  if (c->last_at < 0 || c->last_iop != ops[c->load_op].iop ||
-      (size_t)c->last_at + 5 != c->n || c->stack[top] != T(c, top) ||
-      c->words[c->last_at + 2] != T(c, top) || is_const(c, top - 1) ||
+  int64_t at = c->last_at;
+  if (at < 0 || is_const(c, top - 1) || c->stack[top] != T(c, top) ||
       mem_width[c->load_op] != mem_width[wop])
     return false;
-  static const tw__iop moves[9] = {[1] = TW_IOP_move1, [2] = TW_IOP_move2,
-                                   [4] = TW_IOP_move4, [8] = TW_IOP_move8};
-  uint32_t saddr = c->words[c->last_at + 3], soff = c->words[c->last_at + 4];
-  c->n = (size_t)c->last_at;
-  forget(c);
-  c->h--;
-  uint32_t daddr = pop(c);
-  emit_op(c, moves[mem_width[wop]]);
-  emit(c, daddr);
-  emit(c, offset);
-  emit(c, saddr);
-  emit(c, soff);
+  uint32_t width = mem_width[wop];
+  bool pa = c->last_iop == pa_ops[c->load_op];
+  if (!(pa && (size_t)at + 6 == c->n) &&
+      !(c->last_iop == ops[c->load_op].iop && (size_t)at + 5 == c->n))
+    return false;
+  if (c->words[at + 2] != T(c, top)) return false;
+  uint32_t s = c->words[at + 3], ks = pa ? c->words[at + 4] : 0;
+  uint32_t soff = c->words[at + (pa ? 5 : 4)];
+  if (soff || offset) {
+    if (pa) return false; /* (u32)(s + ks) + soff: no form for it */
+    erase_from(c, at);
+    c->h--;
+    uint32_t daddr = pop(c);
+    emit_op(c, moves[width]);
+    emit(c, daddr);
+    emit(c, offset);
+    emit(c, s);
+    emit(c, soff);
+    return true;
+  }
+  /* the destination: a slot, or a step from one */
+  move_elem e = {c->stack[top - 1], 0, s, ks};
+  if (is_add(c, top - 1)) {
+    e.d = c->vbase[top - 1];
+    e.kd = (uint32_t)c->kval[top - 1];
+  }
+  erase_from(c, at);
+  c->h -= 2;
+  if (extend_move_run(c, width, e)) return true;
+  c->mv_op = e.kd || e.ks ? moves_pa[width] : moves[width];
+  c->mv_at = (int64_t)emit_op(c, c->mv_op);
+  emit(c, e.d);
+  emit(c, e.kd);
+  emit(c, e.s);
+  emit(c, e.ks);
+  c->mv_end = c->n;
   return true;
 }
 
 static void do_store(compiler *c, op_info info, uint8_t wop,
                      uint32_t offset) {
   if (try_move(c, wop, offset)) return;
-  uint32_t v = pop(c), ea;
-  if (const_address(c, c->h - 1, offset, &ea)) {
+  uint32_t v = pop(c), ea, top = c->h - 1;
+  if (const_address(c, top, offset, &ea)) {
     c->h--;
     emit_op(c, k_ops[wop]);
     emit(c, v);
     emit(c, ea);
+    return;
+  }
+  if (is_add(c, top)) {
+    c->h--;
+    emit_op(c, pa_ops[wop]);
+    emit(c, c->vbase[top]);
+    emit(c, (uint32_t)c->kval[top]);
+    emit(c, v);
+    emit(c, offset);
     return;
   }
   uint32_t addr = pop(c);
@@ -780,7 +981,17 @@ static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
   if (info.kind == K_NUM) {
     if (wop >= 0 && info.binary && try_imm(c, (uint8_t)wop)) return;
     if (wop == TW_OP_i32_add && try_add_shl(c)) return;
+    if (wop == TW_OP_i32_or && try_or_shifts(c)) return;
     uint32_t b = info.binary ? pop(c) : 0, a = pop(c);
+    if (wop == TW_OP_i32_add && last_is(c, TW_IOP_i32_add, 5)) {
+      /* two address sums in a row (base + index for a copy): one dispatch */
+      set_handler(c, c->last_at, TW_IOP_i32_add2);
+      c->last_iop = TW_IOP_i32_add2;
+      emit_dst(c);
+      emit(c, a);
+      emit(c, b);
+      return;
+    }
     uint32_t at = emit_op(c, info.iop);
     emit_dst(c);
     emit(c, a);
@@ -961,9 +1172,27 @@ static bool dead_instr(compiler *c, tw__reader *r, uint8_t op) {
   }
 }
 
+/* Operators that leave virtual sums below their operands alone: pushes,
+ * local.set/tee (which compute the sums based on the local they change),
+ * and plain numeric and memory operators (they read operands by pop(),
+ * which computes a sum, or fold one in). */
+static bool keeps_adds(uint8_t op) {
+  switch (op) {
+    case TW_OP_local_get: case TW_OP_i32_const: case TW_OP_i64_const:
+    case TW_OP_f32_const: case TW_OP_f64_const:
+    case TW_OP_local_set: case TW_OP_local_tee: /* materialise_local */
+      return true;
+    case TW_WASM_PREFIX_FC:
+      return false;
+    default:
+      return ops[op].kind != K_CTRL;
+  }
+}
+
 /* Compiles one live instruction; returns true at the end of the function. */
 static bool live_instr(compiler *c, tw__reader *r, uint8_t op) {
   uint32_t x = 0, y = 0;
+  if (c->add_low < c->h && !keeps_adds(op)) settle_adds(c);
   switch (op) {
     case TW_OP_unreachable:
       emit_op(c, TW_IOP_unreachable);
@@ -1094,6 +1323,7 @@ static tw_status compile_body(compiler *c, const tw__body *body,
   c->npatches = 0;
   c->dead = false;
   c->dead_depth = 0;
+  c->add_low = UINT32_MAX;
   forget(c);
   c->oom = false;
   push_ctrl(c, CT_FUNC, (blocktype){0, type->nresults});
@@ -1148,6 +1378,7 @@ tw_status tw__module_compile(tw_module_t *mod, tw_error *err) {
   free(c.words);
   free(c.stack);
   free(c.kval);
+  free(c.vbase);
   free(c.ctrls);
   free(c.patches);
   return st;

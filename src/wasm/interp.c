@@ -274,7 +274,7 @@ static void host_failure(tw_status st, tw_error *err) {
     P_##TR(2, conv v);                                                      \
     NEXT(6);                                                                \
   }
-/* addr val offset; the _k form: val ea */
+/* addr val offset; the _k form: val ea; the _pa form: a k val offset */
 #define STORE(id, CT, TV)                                                   \
   OP(id) {                                                                  \
     CT v = (CT)G_##TV(3);                                                   \
@@ -285,14 +285,40 @@ static void host_failure(tw_status st, tw_error *err) {
     CT v = (CT)G_##TV(2);                                                   \
     memcpy(mem + (uint64_t)pc[3], &v, sizeof v);                            \
     NEXT(4);                                                                \
+  }                                                                         \
+  OP(id##_pa) {                                                             \
+    CT v = (CT)G_##TV(4);                                                   \
+    memcpy(mem + (uint64_t)(uint32_t)(G_u32(2) + pc[3]) + pc[5], &v,        \
+           sizeof v);                                                       \
+    NEXT(6);                                                                \
   }
-/* daddr doff saddr soff: a load whose value only feeds a store */
+/* daddr doff saddr soff: a load whose value only feeds a store.  _pa:
+ * d kd s ks, addresses (u32)(slot + k), the adds wrapping as the wasm they
+ * replace.  _run: d kd s ks n step, n of those in order (an unrolled copy
+ * loop's body), each k += step after each; a trap leaves the earlier ones
+ * done, as the separate moves would. */
 #define MOVE(id, CT)                                                        \
   OP(id) {                                                                  \
     CT v;                                                                   \
     memcpy(&v, mem + (uint64_t)G_u32(4) + pc[5], sizeof v);                 \
     memcpy(mem + (uint64_t)G_u32(2) + pc[3], &v, sizeof v);                 \
     NEXT(6);                                                                \
+  }                                                                         \
+  OP(id##_pa) {                                                             \
+    CT v;                                                                   \
+    memcpy(&v, mem + (uint32_t)(G_u32(4) + pc[5]), sizeof v);               \
+    memcpy(mem + (uint32_t)(G_u32(2) + pc[3]), &v, sizeof v);               \
+    NEXT(6);                                                                \
+  }                                                                         \
+  OP(id##_run) {                                                            \
+    uint32_t d_ = G_u32(2), kd_ = pc[3], s_ = G_u32(4), ks_ = pc[5];        \
+    uint32_t step_ = pc[7];                                                 \
+    for (uint32_t n_ = pc[6]; n_ > 0; n_--, kd_ += step_, ks_ += step_) {   \
+      CT v;                                                                 \
+      memcpy(&v, mem + (uint32_t)(s_ + ks_), sizeof v);                     \
+      memcpy(mem + (uint32_t)(d_ + kd_), &v, sizeof v);                     \
+    }                                                                       \
+    NEXT(8);                                                                \
   }
 /* checked float → int truncation */
 #define TRUNC(id, TA, TR, lo_ok, hi)                                        \
@@ -930,6 +956,11 @@ dispatch : {
     P_u32(5, G_u32(6) + pc[7]); /* after the first: it may read its result */
     NEXT(8);
   }
+  OP(i32_add2) {
+    P_u32(2, G_u32(3) + G_u32(4));
+    P_u32(5, G_u32(6) + G_u32(7)); /* after the first: it may read its result */
+    NEXT(8);
+  }
   OP(br_i32_add_imm_nez) {
     uint32_t d = G_u32(3) + pc[4];
     P_u32(2, d);
@@ -939,6 +970,10 @@ dispatch : {
   OP(i32_add_shl) {
     P_u32(2, G_u32(3) + (G_u32(4) << (pc[5] & 31)));
     NEXT(6);
+  }
+  OP(i32_or_shl_shr) {
+    P_u32(2, (G_u32(3) << (pc[4] & 31)) | (G_u32(5) >> (pc[6] & 31)));
+    NEXT(7);
   }
 #define TW__C(id, T, op, inv, swp)                                          \
   OP(br_##id) {                                                             \
