@@ -12,65 +12,7 @@
 
 #include "tensorwasm/wasm.h"
 #include "test.h"
-
-/* Converts WAT text to a module; NULL (with a message) on failure. */
-static tw_module_t *wat(tw_engine_t *e, const char *text, tw_error *err) {
-  char dir[] = "/tmp/tw-test-XXXXXX";
-  if (!mkdtemp(dir)) return NULL;
-  char in[64], out[64], cmd[256];
-  snprintf(in, sizeof in, "%s/m.wat", dir);
-  snprintf(out, sizeof out, "%s/m.wasm", dir);
-  FILE *f = fopen(in, "w");
-  if (!f) return NULL;
-  fputs(text, f);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "wat2wasm --debug-names --enable-all %s -o %s", in,
-           out);
-  tw_module_t *m = NULL;
-  if (system(cmd) == 0 && (f = fopen(out, "rb"))) {
-    uint8_t buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    if (tw_module_new(e, buf, n, &m, err) != TW_OK) m = NULL;
-  }
-  unlink(in);
-  unlink(out);
-  rmdir(dir);
-  return m;
-}
-
-typedef struct env {
-  tw_engine_t *engine;
-  tw_store_t *store;
-  tw_error err;
-} env;
-
-static int setup(env *v, const tw_engine_config *cfg) {
-  memset(v, 0, sizeof *v);
-  if (tw_engine_new(cfg, &v->engine, &v->err) != TW_OK) return 0;
-  return tw_store_new(v->engine, &v->store, &v->err) == TW_OK;
-}
-
-static void teardown(env *v) {
-  tw_store_free(v->store);
-  tw_engine_free(v->engine);
-}
-
-static tw_instance_t *inst_of(env *v, const char *text, const tw_extern *imp,
-                              size_t nimp) {
-  tw_module_t *m = wat(v->engine, text, &v->err);
-  if (!m) return NULL;
-  tw_instance_t *i = NULL;
-  tw_status st = tw_instance_new(v->store, m, imp, nimp, &i, &v->err);
-  tw_module_free(m);
-  return st == TW_OK ? i : NULL;
-}
-
-static tw_func_t *func(tw_instance_t *i, const char *name) {
-  tw_extern x;
-  if (tw_instance_export(i, name, strlen(name), &x) != TW_OK) return NULL;
-  return x.kind == TW_EXTERN_FUNC ? x.of.func : NULL;
-}
+#include "wat_util.h"
 
 static const char *rec_wat =
     "(module\n"

@@ -1,0 +1,366 @@
+/* The interpreter's superinstructions against the meaning of the wasm they
+ * replace.  Each module is written the way clang emits the pattern (an
+ * unrolled copy loop, musl's unaligned word merge, address steps), run,
+ * and its results and memory compared with the same computation done in C
+ * byte by byte; the compiled code is checked to hold the fused op, so a
+ * change that stops fusing fails here instead of passing untested. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensorwasm/wasm.h"
+#include "test.h"
+#include "wasm/code.h"
+#include "wat_util.h"
+
+/* ---- building the module text ------------------------------------------ */
+
+typedef struct text {
+  char *p;
+  size_t n, cap;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    int k = vsnprintf(t->p + t->n, t->cap - t->n, fmt, ap);
+    va_end(ap);
+    if (k >= 0 && t->n + (size_t)k < t->cap) {
+      t->n += (size_t)k;
+      return;
+    }
+    t->cap = t->cap * 2 + (size_t)k + 64;
+    t->p = realloc(t->p, t->cap);
+    if (!t->p) abort();
+  }
+}
+
+/* One element of an unrolled copy: mem[d + k] = mem[s + k], width bytes,
+ * written as clang writes it (address steps by i32.add, offset 0). */
+static void put_move(text *t, const char *d, const char *s, int k,
+                     const char *load, const char *store) {
+  if (k == 0)
+    put(t, "    (%s (local.get %s) (%s (local.get %s)))\n", store, d, load, s);
+  else
+    put(t, "    (%s (i32.add (local.get %s) (i32.const %d))\n"
+           "      (%s (i32.add (local.get %s) (i32.const %d))))\n",
+        store, d, k, load, s, k);
+}
+
+static char *module_text(void) {
+  text t = {0};
+  put(&t, "(module (memory (export \"mem\") 1)\n");
+  /* forward byte copy, 8 an iteration: memmove's forward path */
+  put(&t, "  (func (export \"fwd8\") (param $d i32) (param $s i32) (param $n i32)\n"
+          "   (loop $l\n");
+  for (int k = 0; k < 8; k++) put_move(&t, "$d", "$s", k, "i32.load8_u", "i32.store8");
+  put(&t, "    (local.set $d (i32.add (local.get $d) (i32.const 8)))\n"
+          "    (local.set $s (i32.add (local.get $s) (i32.const 8)))\n"
+          "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 8))))))\n");
+  /* backward byte copy, 4 an iteration from the top: memmove's other way */
+  put(&t, "  (func (export \"bwd4\") (param $d i32) (param $s i32) (param $n i32)\n"
+          "   (local $dp i32) (local $sp i32)\n"
+          "   (loop $l\n"
+          "    (local.set $n (i32.sub (local.get $n) (i32.const 4)))\n"
+          "    (local.set $dp (i32.add (local.get $d) (local.get $n)))\n"
+          "    (local.set $sp (i32.add (local.get $s) (local.get $n)))\n");
+  for (int k = 3; k >= 0; k--) put_move(&t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
+  put(&t, "    (br_if $l (local.get $n))))\n");
+  /* word copy, 16 bytes an iteration, any alignment */
+  put(&t, "  (func (export \"words\") (param $d i32) (param $s i32) (param $n i32)\n"
+          "   (loop $l\n");
+  for (int k = 0; k < 16; k += 4) put_move(&t, "$d", "$s", k, "i32.load", "i32.store");
+  put(&t, "    (local.set $d (i32.add (local.get $d) (i32.const 16)))\n"
+          "    (local.set $s (i32.add (local.get $s) (i32.const 16)))\n"
+          "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 16))))))\n");
+  /* steps 1..4 off both bases: wraps at 4 GiB like the adds it replaces */
+  put(&t, "  (func (export \"wrap_copy\") (param $d i32) (param $s i32)\n");
+  for (int k = 1; k <= 4; k++) put_move(&t, "$d", "$s", k, "i32.load8_u", "i32.store8");
+  put(&t, "  )\n");
+  put(&t,
+      /* musl memcpy's unaligned merge, both operand orders, and counts
+       * that wasm takes modulo 32 */
+      "  (func (export \"funnel\") (param $a i32) (param $b i32) (result i32)\n"
+      "    (i32.or (i32.shl (local.get $a) (i32.const 8))\n"
+      "            (i32.shr_u (local.get $b) (i32.const 24))))\n"
+      "  (func (export \"funnel_rev\") (param $a i32) (param $b i32) (result i32)\n"
+      "    (i32.or (i32.shr_u (local.get $b) (i32.const 16))\n"
+      "            (i32.shl (local.get $a) (i32.const 16))))\n"
+      "  (func (export \"funnel_big\") (param $a i32) (param $b i32) (result i32)\n"
+      "    (i32.or (i32.shl (local.get $a) (i32.const 40))\n"
+      "            (i32.shr_u (local.get $b) (i32.const 33))))\n"
+      /* address steps kept virtual until a load or store takes them */
+      "  (func (export \"base_changes\") (param $p i32) (result i32)\n"
+      "    local.get $p  i32.const 4  i32.add\n"
+      "    i32.const 100  local.set $p\n"
+      "    i32.load)\n"
+      "  (func (export \"base_tee\") (param $p i32) (result i32)\n"
+      "    local.get $p  i32.const 4  i32.add\n"
+      "    i32.const 200  local.tee $p  drop\n"
+      "    i32.load)\n"
+      "  (func (export \"chain\") (param $p i32) (result i32)\n"
+      "    (i32.load (i32.add (i32.sub (i32.add (local.get $p) (i32.const 5))\n"
+      "                                (i32.const 1)) (i32.const -8))))\n"
+      "  (func (export \"wrap_store\") (param $p i32) (param $v i32)\n"
+      "    (i32.store (i32.add (local.get $p) (i32.const 8)) (local.get $v)))\n"
+      "  (func (export \"wrap_load\") (param $p i32) (result i32)\n"
+      "    (i32.load offset=4 (i32.add (local.get $p) (i32.const 8))))\n"
+      "  (func $id (param i32) (result i32) (local.get 0))\n"
+      "  (func (export \"as_arg\") (param $p i32) (result i32)\n"
+      "    (call $id (i32.add (local.get $p) (i32.const 7))))\n"
+      "  (func (export \"as_branch_value\") (param $p i32) (result i32)\n"
+      "    (block (result i32) (br 0 (i32.add (local.get $p) (i32.const 3)))))\n"
+      "  (func (export \"as_select\") (param $p i32) (param $c i32) (result i32)\n"
+      "    (select (i32.add (local.get $p) (i32.const 1))\n"
+      "            (i32.add (local.get $p) (i32.const 2)) (local.get $c)))\n"
+      "  (func (export \"temp_base\") (param $x i32) (param $y i32) (result i32)\n"
+      "    (i32.load (i32.add (i32.mul (local.get $x) (local.get $y)) (i32.const 4))))\n"
+      "  (func (export \"deep\") (param $p i32) (result i32) (local $q i32)\n"
+      "    local.get $p  i32.const 16  i32.add\n"
+      "    local.get $p  i32.const 99  i32.store\n"
+      "    i32.const 5  local.set $q\n"
+      "    local.get $q  i32.add)\n"
+      "  (func (export \"self_step\") (param $p i32) (result i32)\n"
+      "    local.get $p  i32.const 1  i32.add  local.set $p\n"
+      "    local.get $p  i32.const 1  i32.add  local.tee $p\n"
+      "    local.get $p  i32.add)\n"
+      ")\n");
+  return t.p;
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct fix {
+  env v;
+  tw_module_t *m;
+  tw_instance_t *inst;
+  uint8_t *mem;
+  char *code; /* every compiled body, printed */
+} fix;
+
+static int fix_open(fix *f) {
+  memset(f, 0, sizeof *f);
+  if (!setup(&f->v, NULL)) return 0;
+  char *src = module_text();
+  f->m = wat(f->v.engine, src, &f->v.err);
+  free(src);
+  if (!f->m) return 0;
+  if (tw_instance_new(f->v.store, f->m, NULL, 0, &f->inst, &f->v.err) != TW_OK)
+    return 0;
+  f->mem = tw_memory_data(tw_instance_memory(f->inst));
+  size_t len = 0;
+  FILE *out = open_memstream(&f->code, &len);
+  if (!out) return 0;
+  const tw__module *m = &f->m->m;
+  for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
+    tw__code_dump(out, m->bodies[i].compiled);
+  fclose(out);
+  return 1;
+}
+
+static void fix_close(fix *f) {
+  free(f->code);
+  tw_module_free(f->m);
+  teardown(&f->v);
+}
+
+static tw_status call(fix *f, const char *name, const int32_t *args, size_t n,
+                      int32_t *result) {
+  tw_val a[4], r;
+  for (size_t i = 0; i < n; i++) a[i] = tw_val_i32(args[i]);
+  tw_status st = tw_func_call(f->v.store, func(f->inst, name), a, n, &r,
+                              result ? 1 : 0, &f->v.err);
+  if (result && st == TW_OK) *result = r.of.i32;
+  return st;
+}
+
+static void fill_pattern(uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(i * 7 + 3);
+}
+
+/* The reference: the copy as the wasm does it, one element after another. */
+static void ref_copy(uint8_t *mem, uint32_t d, uint32_t s, uint32_t n,
+                     int width) {
+  for (uint32_t i = 0; i < n; i += (uint32_t)width) {
+    uint8_t v[4];
+    memcpy(v, mem + s + i, (size_t)width);
+    memcpy(mem + d + i, v, (size_t)width);
+  }
+}
+
+static uint8_t ref[65536];
+
+/* Runs copy `name` on a patterned memory and on the reference; 1 if the
+ * whole memory agrees. */
+static int copy_agrees(fix *f, const char *name, uint32_t d, uint32_t s,
+                       uint32_t n, int width, int backward) {
+  fill_pattern(f->mem, 65536);
+  fill_pattern(ref, sizeof ref);
+  int32_t args[3] = {(int32_t)d, (int32_t)s, (int32_t)n};
+  if (call(f, name, args, 3, NULL) != TW_OK) return 0;
+  if (backward) {
+    /* bwd4 copies 4-byte groups from the top down, each group top byte
+     * first: mirror it byte by byte */
+    for (uint32_t g = n; g >= 4; g -= 4)
+      for (int k = 3; k >= 0; k--) ref[d + g - 4 + (uint32_t)k] = ref[s + g - 4 + (uint32_t)k];
+  } else {
+    ref_copy(ref, d, s, n, width);
+  }
+  return memcmp(f->mem, ref, sizeof ref) == 0;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+TEST(unrolled_copy_loops_become_move_runs) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT_CONTAINS(f.code, "move1_run");
+  ASSERT_CONTAINS(f.code, "move4_run");
+  ASSERT_CONTAINS(f.code, "i32_add2");
+  fix_close(&f);
+}
+
+TEST(forward_byte_runs_keep_overlap_meaning) {
+  fix f;
+  ASSERT(fix_open(&f));
+  /* disjoint, then overlapping by 1, 3 and 7 bytes both ways: a forward
+   * byte loop with d > s smears the first bytes, which memmove would not */
+  ASSERT(copy_agrees(&f, "fwd8", 1000, 5000, 64, 1, 0));
+  ASSERT(copy_agrees(&f, "fwd8", 1001, 1000, 64, 1, 0));
+  ASSERT(copy_agrees(&f, "fwd8", 1003, 1000, 64, 1, 0));
+  ASSERT(copy_agrees(&f, "fwd8", 1007, 1000, 64, 1, 0));
+  ASSERT(copy_agrees(&f, "fwd8", 1000, 1001, 64, 1, 0));
+  ASSERT(copy_agrees(&f, "fwd8", 1000, 1007, 4096, 1, 0));
+  fix_close(&f);
+}
+
+TEST(backward_byte_runs_keep_overlap_meaning) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT(copy_agrees(&f, "bwd4", 3000, 100, 64, 1, 1));
+  ASSERT(copy_agrees(&f, "bwd4", 1001, 1000, 64, 1, 1));
+  ASSERT(copy_agrees(&f, "bwd4", 1002, 1000, 64, 1, 1));
+  ASSERT(copy_agrees(&f, "bwd4", 1000, 1003, 64, 1, 1));
+  fix_close(&f);
+}
+
+TEST(word_runs_unaligned_and_overlapping) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT(copy_agrees(&f, "words", 2000, 6001, 256, 4, 0));
+  ASSERT(copy_agrees(&f, "words", 2002, 2000, 256, 4, 0));
+  ASSERT(copy_agrees(&f, "words", 2000, 2005, 256, 4, 0));
+  fix_close(&f);
+}
+
+TEST(trap_inside_a_run_leaves_earlier_moves_done) {
+  fix f;
+  ASSERT(fix_open(&f));
+  fill_pattern(f.mem, 65536);
+  memset(f.mem + 65528, 0, 8);
+  /* 4 bytes fit below the end of memory, the 5th traps */
+  int32_t args[3] = {65532, 0, 8};
+  ASSERT_EQ_INT(call(&f, "fwd8", args, 3, NULL), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  for (int i = 0; i < 4; i++) ASSERT_EQ_INT(f.mem[65532 + i], f.mem[i]);
+  ASSERT_EQ_INT(f.mem[65531], 0); /* nothing before the destination */
+  /* the instance still runs */
+  ASSERT(copy_agrees(&f, "fwd8", 1000, 5000, 8, 1, 0));
+  fix_close(&f);
+}
+
+TEST(address_steps_wrap_at_4_gib) {
+  fix f;
+  ASSERT(fix_open(&f));
+  fill_pattern(f.mem, 65536);
+  /* s = -1: steps 1..4 read bytes 0..3, not bytes past 4 GiB */
+  int32_t args[2] = {5000, -1};
+  ASSERT_EQ_INT(call(&f, "wrap_copy", args, 2, NULL), TW_OK);
+  for (int i = 0; i < 4; i++) ASSERT_EQ_INT(f.mem[5001 + i], f.mem[i]);
+  /* a store and a load 8 past -8 reach address 0 */
+  int32_t st[2] = {-8, 0x12345678}, r = 0;
+  ASSERT_EQ_INT(call(&f, "wrap_store", st, 2, NULL), TW_OK);
+  uint32_t w;
+  memcpy(&w, f.mem, 4);
+  ASSERT_EQ_U64(w, 0x12345678u);
+  memcpy(f.mem + 4, "\x11\x22\x33\x44", 4);
+  int32_t p = -8;
+  ASSERT_EQ_INT(call(&f, "wrap_load", &p, 1, &r), TW_OK); /* (-8 + 8) + 4 */
+  ASSERT_EQ_U64((uint32_t)r, 0x44332211u);
+  /* but the static offset is not wrapped: (u32)(p + 8) + 4 past the end */
+  p = 65536 - 8 - 2;
+  ASSERT_EQ_INT(call(&f, "wrap_load", &p, 1, &r), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  ASSERT_CONTAINS(f.code, "i32_store_pa");
+  fix_close(&f);
+}
+
+TEST(funnel_shift_matches_the_three_ops) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT_CONTAINS(f.code, "i32_or_shl_shr");
+  static const uint32_t vals[] = {0, 1, 0x80000000u, 0xdeadbeefu, 0x01020304u,
+                                  0xffffffffu};
+  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+    for (size_t j = 0; j < sizeof vals / sizeof *vals; j++) {
+      uint32_t a = vals[i], b = vals[j];
+      int32_t args[2] = {(int32_t)a, (int32_t)b}, r;
+      ASSERT_EQ_INT(call(&f, "funnel", args, 2, &r), TW_OK);
+      ASSERT_EQ_U64((uint32_t)r, (a << 8) | (b >> 24));
+      ASSERT_EQ_INT(call(&f, "funnel_rev", args, 2, &r), TW_OK);
+      ASSERT_EQ_U64((uint32_t)r, (b >> 16) | (a << 16));
+      ASSERT_EQ_INT(call(&f, "funnel_big", args, 2, &r), TW_OK);
+      ASSERT_EQ_U64((uint32_t)r, (a << (40 & 31)) | (b >> (33 & 31)));
+    }
+  fix_close(&f);
+}
+
+TEST(virtual_address_sums_keep_wasm_order) {
+  fix f;
+  ASSERT(fix_open(&f));
+  memset(f.mem, 0, 65536);
+  for (uint32_t a = 0; a < 512; a += 4) memcpy(f.mem + a, &a, 4);
+  int32_t r = 0, p = 40;
+  /* the local the sum is based on changes before the load takes it */
+  ASSERT_EQ_INT(call(&f, "base_changes", &p, 1, &r), TW_OK);
+  ASSERT_EQ_INT(r, 44);
+  ASSERT_EQ_INT(call(&f, "base_tee", &p, 1, &r), TW_OK);
+  ASSERT_EQ_INT(r, 44);
+  p = 48; /* ((48 + 5) - 1) - 8 */
+  ASSERT_EQ_INT(call(&f, "chain", &p, 1, &r), TW_OK);
+  ASSERT_EQ_INT(r, 44);
+  /* sums used as values, not addresses */
+  p = 10;
+  ASSERT_EQ_INT(call(&f, "as_arg", &p, 1, &r), TW_OK);
+  ASSERT_EQ_INT(r, 17);
+  ASSERT_EQ_INT(call(&f, "as_branch_value", &p, 1, &r), TW_OK);
+  ASSERT_EQ_INT(r, 13);
+  int32_t sel[2] = {10, 1};
+  ASSERT_EQ_INT(call(&f, "as_select", sel, 2, &r), TW_OK);
+  ASSERT_EQ_INT(r, 11);
+  sel[1] = 0;
+  ASSERT_EQ_INT(call(&f, "as_select", sel, 2, &r), TW_OK);
+  ASSERT_EQ_INT(r, 12);
+  /* a sum based on a computed value (its own temp) */
+  int32_t xy[2] = {6, 10}; /* 6 * 10 + 4 */
+  ASSERT_EQ_INT(call(&f, "temp_base", xy, 2, &r), TW_OK);
+  ASSERT_EQ_INT(r, 64);
+  /* a sum below a store and a local.set of another local */
+  p = 200;
+  ASSERT_EQ_INT(call(&f, "deep", &p, 1, &r), TW_OK);
+  ASSERT_EQ_INT(r, 221);
+  uint32_t w;
+  memcpy(&w, f.mem + 200, 4);
+  ASSERT_EQ_U64(w, 99);
+  /* p = p + 1; p = p + 1 (tee); p + p */
+  p = 5;
+  ASSERT_EQ_INT(call(&f, "self_step", &p, 1, &r), TW_OK);
+  ASSERT_EQ_INT(r, 14);
+  fix_close(&f);
+}
+
+TEST_MAIN()
