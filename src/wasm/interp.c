@@ -313,6 +313,9 @@ static void host_failure(tw_status st, tw_error *err) {
   OP(id##_run) {                                                            \
     uint32_t d_ = G_u32(2), kd_ = pc[3], s_ = G_u32(4), ks_ = pc[5];        \
     uint32_t step_ = pc[7];                                                 \
+    if (run_as_block(mem, inst->memory0->size, d_ + kd_, s_ + ks_, pc[6],   \
+                     sizeof(CT), step_))                                    \
+      NEXT(8);                                                              \
     for (uint32_t n_ = pc[6]; n_ > 0; n_--, kd_ += step_, ks_ += step_) {   \
       CT v;                                                                 \
       memcpy(&v, mem + (uint32_t)(s_ + ks_), sizeof v);                     \
@@ -487,6 +490,36 @@ static void op_stats_note(tw__iop op) {
 
 static int segment_oob(uint64_t start, uint64_t n, uint64_t size) {
   return start + n > size;
+}
+
+/* A move run done as one block copy, when that cannot be told apart from
+ * its moves one by one: steps of exactly the width, every byte in bounds
+ * (else the moves run one by one and trap where the wasm would), and no
+ * move reading what an earlier one of the run wrote.  d and s are the
+ * first move's addresses.  False: nothing was done. */
+static inline bool run_as_block(uint8_t *mem, uint64_t size, uint32_t d,
+                                uint32_t s, uint32_t n, uint32_t width,
+                                uint32_t step) {
+  uint64_t bytes = (uint64_t)n * width;
+  uint64_t lo_d = d, lo_s = s;
+  if (step == 0u - width) { /* downwards: the block starts at the last move */
+    lo_d = (uint64_t)d + width - bytes;
+    lo_s = (uint64_t)s + width - bytes;
+    if ((uint64_t)d + width < bytes || (uint64_t)s + width < bytes ||
+        (lo_d < lo_s && lo_d + bytes > lo_s))
+      return false;
+  } else if (step != width || (lo_d > lo_s && lo_s + bytes > lo_d)) {
+    return false;
+  }
+  if (bytes < 8 || bytes > 16 || lo_d + bytes > size || lo_s + bytes > size)
+    return false;
+  /* 8..16 bytes: two overlapping words, both read before either write */
+  uint64_t a, b;
+  memcpy(&a, mem + lo_s, 8);
+  memcpy(&b, mem + lo_s + bytes - 8, 8);
+  memcpy(mem + lo_d, &a, 8);
+  memcpy(mem + lo_d + bytes - 8, &b, 8);
+  return true;
 }
 
 __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,

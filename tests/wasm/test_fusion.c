@@ -61,15 +61,18 @@ static char *module_text(void) {
   put(&t, "    (local.set $d (i32.add (local.get $d) (i32.const 8)))\n"
           "    (local.set $s (i32.add (local.get $s) (i32.const 8)))\n"
           "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 8))))))\n");
-  /* backward byte copy, 4 an iteration from the top: memmove's other way */
-  put(&t, "  (func (export \"bwd4\") (param $d i32) (param $s i32) (param $n i32)\n"
-          "   (local $dp i32) (local $sp i32)\n"
-          "   (loop $l\n"
-          "    (local.set $n (i32.sub (local.get $n) (i32.const 4)))\n"
-          "    (local.set $dp (i32.add (local.get $d) (local.get $n)))\n"
-          "    (local.set $sp (i32.add (local.get $s) (local.get $n)))\n");
-  for (int k = 3; k >= 0; k--) put_move(&t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
-  put(&t, "    (br_if $l (local.get $n))))\n");
+  /* backward byte copy, 4 or 8 an iteration from the top: memmove's
+   * other way */
+  for (int g = 4; g <= 8; g += 4) {
+    put(&t, "  (func (export \"bwd%d\") (param $d i32) (param $s i32) (param $n i32)\n"
+            "   (local $dp i32) (local $sp i32)\n"
+            "   (loop $l\n"
+            "    (local.set $n (i32.sub (local.get $n) (i32.const %d)))\n"
+            "    (local.set $dp (i32.add (local.get $d) (local.get $n)))\n"
+            "    (local.set $sp (i32.add (local.get $s) (local.get $n)))\n", g, g);
+    for (int k = g - 1; k >= 0; k--) put_move(&t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
+    put(&t, "    (br_if $l (local.get $n))))\n");
+  }
   /* word copy, 16 bytes an iteration, any alignment */
   put(&t, "  (func (export \"words\") (param $d i32) (param $s i32) (param $n i32)\n"
           "   (loop $l\n");
@@ -197,16 +200,17 @@ static uint8_t ref[65536];
 /* Runs copy `name` on a patterned memory and on the reference; 1 if the
  * whole memory agrees. */
 static int copy_agrees(fix *f, const char *name, uint32_t d, uint32_t s,
-                       uint32_t n, int width, int backward) {
+                       uint32_t n, int width, int group) {
   fill_pattern(f->mem, 65536);
   fill_pattern(ref, sizeof ref);
   int32_t args[3] = {(int32_t)d, (int32_t)s, (int32_t)n};
   if (call(f, name, args, 3, NULL) != TW_OK) return 0;
-  if (backward) {
-    /* bwd4 copies 4-byte groups from the top down, each group top byte
+  if (group) {
+    /* bwdG copies G-byte groups from the top down, each group top byte
      * first: mirror it byte by byte */
-    for (uint32_t g = n; g >= 4; g -= 4)
-      for (int k = 3; k >= 0; k--) ref[d + g - 4 + (uint32_t)k] = ref[s + g - 4 + (uint32_t)k];
+    uint32_t gs = (uint32_t)group;
+    for (uint32_t g = n; g >= gs; g -= gs)
+      for (uint32_t k = gs; k-- > 0;) ref[d + g - gs + k] = ref[s + g - gs + k];
   } else {
     ref_copy(ref, d, s, n, width);
   }
@@ -235,16 +239,26 @@ TEST(forward_byte_runs_keep_overlap_meaning) {
   ASSERT(copy_agrees(&f, "fwd8", 1007, 1000, 64, 1, 0));
   ASSERT(copy_agrees(&f, "fwd8", 1000, 1001, 64, 1, 0));
   ASSERT(copy_agrees(&f, "fwd8", 1000, 1007, 4096, 1, 0));
+  ASSERT(copy_agrees(&f, "fwd8", 1000, 1013, 64, 1, 0));
+  ASSERT(copy_agrees(&f, "fwd8", 1013, 1000, 64, 1, 0));
   fix_close(&f);
 }
 
 TEST(backward_byte_runs_keep_overlap_meaning) {
   fix f;
   ASSERT(fix_open(&f));
-  ASSERT(copy_agrees(&f, "bwd4", 3000, 100, 64, 1, 1));
-  ASSERT(copy_agrees(&f, "bwd4", 1001, 1000, 64, 1, 1));
-  ASSERT(copy_agrees(&f, "bwd4", 1002, 1000, 64, 1, 1));
-  ASSERT(copy_agrees(&f, "bwd4", 1000, 1003, 64, 1, 1));
+  /* disjoint, and overlapping by less and more than a run both ways;
+   * bwd8's runs are 8 bytes, the size done as one block when safe */
+  static const char *fn[2] = {"bwd4", "bwd8"};
+  for (int i = 0; i < 2; i++) {
+    int g = 4 * (i + 1);
+    ASSERT(copy_agrees(&f, fn[i], 3000, 100, 64, 1, g));
+    ASSERT(copy_agrees(&f, fn[i], 1001, 1000, 64, 1, g));
+    ASSERT(copy_agrees(&f, fn[i], 1002, 1000, 64, 1, g));
+    ASSERT(copy_agrees(&f, fn[i], 1000, 1003, 64, 1, g));
+    ASSERT(copy_agrees(&f, fn[i], 1000, 1013, 64, 1, g));
+    ASSERT(copy_agrees(&f, fn[i], 1013, 1000, 64, 1, g));
+  }
   fix_close(&f);
 }
 
