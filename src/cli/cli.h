@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "tensorwasm/wasm.h"
 
@@ -60,11 +61,28 @@ int cli_cmd_run(int argc, char **argv);
 /* `tensor-wasm snapshot create FILE -o OUT [--init EXPORT]` (snapshot.c). */
 int cli_cmd_snapshot(int argc, char **argv);
 /* The client commands deploy, invoke, metrics and bench (client.c):
- * true for those names and for a leading global --tenant. */
-bool cli_is_client_command(const char *cmd);
+ * true for those names and for a leading global --tenant.  Inline: both
+ * binaries dispatch on it (handoff.c), only tensor-wasm-net has client.c. */
+static inline bool cli_is_client_command(const char *cmd) {
+  return strcmp(cmd, "deploy") == 0 || strcmp(cmd, "invoke") == 0 ||
+         strcmp(cmd, "metrics") == 0 || strcmp(cmd, "bench") == 0 ||
+         strcmp(cmd, "--tenant") == 0 || strncmp(cmd, "--tenant=", 9) == 0;
+}
 /* argv[0] is the command name (or the global --tenant before it). */
 int cli_cmd_client(int argc, char **argv);
 /* `tensor-wasm serve`: the HTTP gateway (serve.c). */
 int tw_cli_serve(int argc, char **argv);
+
+/* The CLI is two programs built from these files (CMakeLists.txt says
+ * why): `tensor-wasm`, without the network stack, and `tensor-wasm-net`
+ * beside it, with everything.  main() calls this first, with its own
+ * arguments.  In tensor-wasm (handoff.c), a command line that needs the
+ * network stack -- serve, the client commands, snapshot save|restore, or
+ * any command while an OTLP endpoint is configured -- is run by
+ * tensor-wasm-net instead (exec, same arguments): on success this does
+ * not return; when that cannot be done it prints why, sets *rc and
+ * returns true.  Otherwise, and always in tensor-wasm-net
+ * (handoff_none.c), it returns false and main() carries on. */
+bool cli_handoff(int argc, char **argv, int *rc);
 
 #endif

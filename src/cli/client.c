@@ -845,12 +845,6 @@ done:
 
 /* ---- dispatch ------------------------------------------------------------------- */
 
-bool cli_is_client_command(const char *cmd) {
-  return strcmp(cmd, "deploy") == 0 || strcmp(cmd, "invoke") == 0 ||
-         strcmp(cmd, "metrics") == 0 || strcmp(cmd, "bench") == 0 ||
-         strcmp(cmd, "--tenant") == 0 || strncmp(cmd, "--tenant=", 9) == 0;
-}
-
 int cli_cmd_client(int argc, char **argv) {
   static const char *const http_opts[] = {"--server", "--tenant", "--name", "--export",
                                           "--args", "--output", NULL};

@@ -127,12 +127,16 @@ static int dispatch(int argc, char **argv) {
   return TW_EXIT_INVALID;
 }
 
-/* Tracing is set up for every command: TENSOR_WASM_LOG filters the lines on
- * stderr (default warn, as the original CLI) and TENSOR_WASM_OTLP_ENDPOINT
- * turns on export; spans still queued are flushed before exit.  `serve`
- * does it itself, after blocking the signals it waits for, so that the
- * exporter thread inherits that mask too. */
+/* First the hand-over to tensor-wasm-net (cli.h), before anything here
+ * prints or starts.  Tracing is set up for every command: TENSOR_WASM_LOG
+ * filters the lines on stderr (default warn, as the original CLI) and
+ * TENSOR_WASM_OTLP_ENDPOINT turns on export; spans still queued are
+ * flushed before exit.  `serve` does it itself, after blocking the
+ * signals it waits for, so that the exporter thread inherits that mask
+ * too. */
 int main(int argc, char **argv) {
+  int rc;
+  if (cli_handoff(argc, argv, &rc)) return rc;
   bool traced = argc < 2 || strcmp(argv[1], "serve") != 0;
   if (traced) {
     tw_trace_config cfg;
@@ -142,7 +146,7 @@ int main(int argc, char **argv) {
     if (tw_trace_init(&cfg, &err) != TW_OK)
       fprintf(stderr, "tensor-wasm: tracing disabled: %s\n", err.message);
   }
-  int rc = dispatch(argc, argv);
+  rc = dispatch(argc, argv);
   if (traced) tw_trace_shutdown();
   return rc;
 }

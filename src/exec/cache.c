@@ -23,13 +23,13 @@
  * code by a serialize/deserialize round trip, never by compiling again. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "exec/exec_int.h"
 
 #ifndef TW_EXEC_ENGINE_VERSION
@@ -152,7 +152,7 @@ static void file_path(const tw__exec_cache *c, const uint8_t hash[32],
   if (vlen > 256) vlen = 256;
   memcpy(key_in, ver, vlen);
   memcpy(key_in + vlen, hash, 32);
-  SHA256(key_in, vlen + 32, key);
+  tw__sha256(key_in, vlen + 32, key);
   char h[65];
   hex(key, 32, h);
   snprintf(out, cap, "%s/%s.twx", c->dir, h);
@@ -437,7 +437,7 @@ tw_status tw_exec_module_load(tw_exec_t *exec, const uint8_t *bytes,
   }
   tw__exec_cache *c = exec->cache;
   uint8_t hash[32];
-  SHA256(bytes ? bytes : (const uint8_t *)"", len, hash);
+  tw__sha256(bytes, len, hash);
   pthread_mutex_lock(&c->mu);
   tw_exec_module_t *m = lookup_locked(c, hash);
   if (m) {

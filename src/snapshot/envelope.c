@@ -10,12 +10,10 @@
  * byte, a short or unsigned blob all give SIGNATURE_INVALID.  Only then is
  * the layout parsed and the tenant compared: the tenant id is inside the
  * signed part, so one tenant cannot relabel another's snapshot. */
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sha256.h"
 #include "snapshot/snapshot_int.h"
 
 #define ENV_MAGIC "TWSE"
@@ -44,7 +42,7 @@ tw_status tw_snapshot_key_parse(const char *hex, size_t len,
   for (size_t i = 0; i < TW_SNAPSHOT_KEY_BYTES; i++) {
     int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      OPENSSL_cleanse(key, TW_SNAPSHOT_KEY_BYTES);
+      explicit_bzero(key, TW_SNAPSHOT_KEY_BYTES);
       return tw__snap_fail(err, TW_SNAPSHOT_ERR_KEY_INVALID,
                            "snapshot signing key has a non-hex character at "
                            "position %zu", 2 * i + (hi < 0 ? 0 : 1));
@@ -60,13 +58,9 @@ tw_status tw_snapshot_key_from_env(uint8_t key[TW_SNAPSHOT_KEY_BYTES],
   return tw_snapshot_key_parse(v, v ? strlen(v) : 0, key, err);
 }
 
-static int mac(const uint8_t *key, const uint8_t *p, size_t n,
-               uint8_t out[ENV_MAC]) {
-  unsigned int len = 0;
-  return HMAC(EVP_sha256(), key, TW_SNAPSHOT_KEY_BYTES, p, n, out, &len) &&
-                 len == ENV_MAC
-             ? 0
-             : -1;
+static void mac(const uint8_t *key, const uint8_t *p, size_t n,
+                uint8_t out[ENV_MAC]) {
+  tw__hmac_sha256(key, TW_SNAPSHOT_KEY_BYTES, p, n, out);
 }
 
 tw_status tw_snapshot_envelope_seal(const uint8_t *key,
@@ -101,11 +95,7 @@ tw_status tw_snapshot_envelope_seal(const uint8_t *key,
   if (in->module_len) memcpy(b + ENV_HEAD, in->module, in->module_len);
   if (in->snapshot_len)
     memcpy(b + ENV_HEAD + in->module_len, in->snapshot, in->snapshot_len);
-  if (mac(key, b, body, b + body) != 0) {
-    free(b);
-    return tw__snap_fail(err, TW_SNAPSHOT_ERR_NOMEM,
-                         "HMAC-SHA256 failed while signing the snapshot");
-  }
+  mac(key, b, body, b + body);
   *out = b;
   *len = body + ENV_MAC;
   return TW_OK;
@@ -124,8 +114,12 @@ tw_status tw_snapshot_envelope_open(const uint8_t *key, const uint8_t *bytes,
                          "tw_snapshot_envelope_open: missing argument");
   memset(out, 0, sizeof *out);
   uint8_t want[ENV_MAC];
-  if (len < ENV_HEAD + ENV_MAC || mac(key, bytes, len - ENV_MAC, want) != 0 ||
-      CRYPTO_memcmp(want, bytes + len - ENV_MAC, ENV_MAC) != 0)
+  bool valid = len >= ENV_HEAD + ENV_MAC;
+  if (valid) {
+    mac(key, bytes, len - ENV_MAC, want);
+    valid = tw__digest_equal(want, bytes + len - ENV_MAC, ENV_MAC);
+  }
+  if (!valid)
     return tw__snap_fail(err, TW_SNAPSHOT_ERR_SIGNATURE_INVALID,
                          "snapshot signature is invalid (wrong key, changed "
                          "or unsigned data)");

@@ -10,14 +10,13 @@
  * first restore (restore.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "snapshot/snapshot_int.h"
 
 /* A bounds-checked reader over the meta region. */
@@ -78,8 +77,8 @@ static tw_status check_envelope(const uint8_t *buf, uint64_t len,
                          "snapshot declares %llu bytes but %llu are present",
                          (unsigned long long)fsize, (unsigned long long)len);
   uint8_t sum[32];
-  SHA256(buf, (size_t)(len - TW__SNAP_SUM_SIZE), sum);
-  if (CRYPTO_memcmp(sum, buf + len - TW__SNAP_SUM_SIZE, 32) != 0)
+  tw__sha256(buf, (size_t)(len - TW__SNAP_SUM_SIZE), sum);
+  if (!tw__digest_equal(sum, buf + len - TW__SNAP_SUM_SIZE, 32))
     return tw__snap_fail(err, TW_SNAPSHOT_ERR_CHECKSUM,
                          "snapshot checksum mismatch: the file was changed "
                          "or damaged after it was written");

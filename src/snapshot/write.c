@@ -15,14 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "snapshot/snapshot_int.h"
 #include "tensorwasm/metrics.h"
 
@@ -408,8 +407,8 @@ tw_status tw_snapshot_write_bytes(tw_store_t *store, tw_instance_t *inst,
     at += im.devices[i].len;
   }
   if (im.mem_len) memcpy(b + im.mem_off, im.memory, (size_t)im.mem_len);
-  SHA256(b, (size_t)(im.file_size - TW__SNAP_SUM_SIZE),
-         b + im.file_size - TW__SNAP_SUM_SIZE);
+  tw__sha256(b, (size_t)(im.file_size - TW__SNAP_SUM_SIZE),
+             b + im.file_size - TW__SNAP_SUM_SIZE);
   free(im.meta.p);
   *out = b;
   *len = (size_t)im.file_size;
@@ -418,16 +417,17 @@ tw_status tw_snapshot_write_bytes(tw_store_t *store, tw_instance_t *inst,
   return TW_OK;
 }
 
-/* A file being written: its descriptor and the running checksum (NULL
- * once final). */
+/* A file being written: its descriptor and the running checksum (not
+ * updated once final). */
 typedef struct wfile {
   int fd;
-  EVP_MD_CTX *sum;
+  bool summing;
+  tw__sha256_ctx sum;
 } wfile;
 
 static int put_at(wfile *w, const uint8_t *p, uint64_t n, uint64_t off,
                   bool hole_if_zero) {
-  if (w->sum && EVP_DigestUpdate(w->sum, p, (size_t)n) != 1) return -1;
+  if (w->summing) tw__sha256_update(&w->sum, p, (size_t)n);
   static const uint8_t zeros[TW__SNAP_PAGE];
   if (hole_if_zero && n <= sizeof zeros && memcmp(p, zeros, (size_t)n) == 0)
     return 0;
@@ -459,12 +459,9 @@ static int put_image(wfile *w, const image *im) {
   for (uint64_t off = 0; off < im->mem_len; off += TW__SNAP_PAGE)
     if (put_at(w, im->memory + off, TW__SNAP_PAGE, im->mem_off + off, true))
       return -1;
-  uint8_t sum[SHA256_DIGEST_LENGTH];
-  unsigned int n = 0;
-  int ok = EVP_DigestFinal_ex(w->sum, sum, &n) == 1 && n == sizeof sum;
-  EVP_MD_CTX_free(w->sum);
-  w->sum = NULL;
-  if (!ok) return -1;
+  uint8_t sum[TW__SHA256_BYTES];
+  tw__sha256_final(&w->sum, sum);
+  w->summing = false;
   /* the holes at the end need the file to reach its full size */
   return put_at(w, sum, sizeof sum, im->file_size - TW__SNAP_SUM_SIZE, false);
 }
@@ -475,10 +472,10 @@ static tw_status write_atomically(const image *im, const char *path,
                                   tw_snapshot_error *err) {
   size_t plen = strlen(path);
   char *tmp = malloc(plen + 16), *dir = strdup(path);
-  wfile w = {-1, EVP_MD_CTX_new()};
+  wfile w = {.fd = -1, .summing = true};
   tw_status st = TW_OK;
   bool created = false;
-  if (!tmp || !dir || !w.sum) {
+  if (!tmp || !dir) {
     st = tw__snap_fail(err, TW_SNAPSHOT_ERR_NOMEM,
                        "out of memory writing a snapshot");
     goto done;
@@ -491,8 +488,8 @@ static tw_status write_atomically(const image *im, const char *path,
                        strerror(errno));
     goto done;
   }
-  if (EVP_DigestInit_ex(w.sum, EVP_sha256(), NULL) != 1 ||
-      put_image(&w, im) != 0 || fsync(w.fd) != 0) {
+  tw__sha256_init(&w.sum);
+  if (put_image(&w, im) != 0 || fsync(w.fd) != 0) {
     st = tw__snap_fail(err, TW_SNAPSHOT_ERR_IO, "cannot write %s: %s", tmp,
                        strerror(errno));
     goto done;
@@ -513,7 +510,6 @@ static tw_status write_atomically(const image *im, const char *path,
 done:
   if (w.fd >= 0) close(w.fd);
   if (created) unlink(tmp);
-  EVP_MD_CTX_free(w.sum);
   free(tmp);
   free(dir);
   return st;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/sha256.h"
 #include "wasm/wasm_int.h"
 
 /* ---- values ------------------------------------------------------------ */

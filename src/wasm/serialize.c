@@ -17,11 +17,11 @@
  * validator does.  Operands inside compiled code are trusted: blobs come
  * from storage the runtime alone writes (the SHA-256 catches corruption,
  * not a forger). */
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sha256.h"
 #include "wasm/code.h"
 
 #define BLOB_MAGIC "TWMC"
@@ -30,7 +30,7 @@
 
 /* Changes whenever the internal code changes shape. */
 static uint32_t build_id(void) {
-  return 0x54570000u ^ ((uint32_t)TW_IOP_COUNT << 4) ^ 2u;
+  return 0x54570000u ^ ((uint32_t)TW_IOP_COUNT << 4) ^ 3u;
 }
 
 /* ---- instruction lengths -------------------------------------------------*/
@@ -194,7 +194,7 @@ tw_status tw_module_serialize(const tw_module_t *mod, uint8_t **out,
   uint32_t hdr[2] = {BLOB_FORMAT, build_id()};
   for (int i = 0; i < 2; i++)
     for (int k = 0; k < 4; k++) b.p[4 + 4 * i + k] = (uint8_t)(hdr[i] >> (8 * k));
-  SHA256(b.p + BLOB_HEADER, b.n - BLOB_HEADER, b.p + 12);
+  tw__sha256(b.p + BLOB_HEADER, b.n - BLOB_HEADER, b.p + 12);
   *out = b.p;
   *len = b.n;
   return TW_OK;
@@ -272,7 +272,7 @@ static tw_status check_header(const uint8_t *blob, size_t len, tw_error *err) {
                          "(format %u, build %08x; this is %u, %08x)",
                          format, id, BLOB_FORMAT, build_id());
   uint8_t sum[32];
-  SHA256(blob + BLOB_HEADER, len - BLOB_HEADER, sum);
+  tw__sha256(blob + BLOB_HEADER, len - BLOB_HEADER, sum);
   if (memcmp(sum, blob + 12, 32) != 0) return bad(err, "checksum mismatch");
   return TW_OK;
 }
@@ -334,10 +334,6 @@ fail:
 
 void tw_module_hash(const tw_module_t *mod, uint8_t out[32]) {
   memcpy(out, mod->hash, 32);
-}
-
-void tw__sha256(const uint8_t *data, size_t len, uint8_t out[32]) {
-  SHA256(data, len, out);
 }
 
 uint32_t tw_module_min_memory_pages(const tw_module_t *mod) {

@@ -216,8 +216,6 @@ struct tw_module {
 tw_status tw__module_begin(tw_engine_t *engine, const uint8_t *bytes,
                            size_t len, tw_module_t **out, tw_error *err);
 void tw__module_abort(tw_module_t *mod);
-/* serialize.c: SHA-256 (OpenSSL). */
-void tw__sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 /* Interns the module's types into m.type_ids. */
 tw_status tw__intern_types(tw_module_t *mod, tw_error *err);
 
