@@ -32,6 +32,7 @@
 #define TW_IOPS_CONTROL(X)                                                   \
   X(unreachable, 0)     /* -                                                   */\
   X(copy, 2)            /* dst src                                             */\
+  X(copy2, 4)           /* d1 s1 d2 s2: two copies in order                    */\
   X(const32, 2)         /* dst imm                                             */\
   X(const64, 3)         /* dst lo hi                                           */\
   X(br, 1)              /* off                                                 */\

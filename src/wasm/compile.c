@@ -250,6 +250,20 @@ static void emit_add_imm(compiler *c, uint32_t dst, uint32_t a, uint32_t k) {
   emit(c, k);
 }
 
+/* dst = src.  Right after another copy it joins it: the shuffles of loop
+ * variables at a loop's end (a, b, c = b, c, a + ...) take half the
+ * dispatches. */
+static void emit_copy(compiler *c, uint32_t dst, uint32_t src) {
+  if (last_is(c, TW_IOP_copy, 4)) {
+    set_handler(c, c->last_at, TW_IOP_copy2);
+    c->last_iop = TW_IOP_copy2;
+  } else {
+    emit_op(c, TW_IOP_copy);
+  }
+  emit(c, dst);
+  emit(c, src);
+}
+
 /* Copies entry `pos`'s value into slot dst (no stack change). */
 static void emit_move(compiler *c, uint32_t dst, uint32_t pos) {
   if (is_const(c, pos)) {
@@ -258,9 +272,7 @@ static void emit_move(compiler *c, uint32_t dst, uint32_t pos) {
     emit_add_imm(c, dst, c->vbase[pos], (uint32_t)c->kval[pos]);
     c->last_dst_pos = pos;
   } else if (c->stack[pos] != dst) {
-    emit_op(c, TW_IOP_copy);
-    emit(c, dst);
-    emit(c, c->stack[pos]);
+    emit_copy(c, dst, c->stack[pos]);
   }
 }
 
@@ -353,9 +365,7 @@ static void emit_return(compiler *c) {
   for (uint32_t i = 0; i < n; i++) {
     uint32_t pos = c->h - n + i, s = c->stack[pos];
     if (s < n && s != T(c, pos) && n > 1) {
-      emit_op(c, TW_IOP_copy);
-      emit(c, T(c, pos));
-      emit(c, s);
+      emit_copy(c, T(c, pos), s);
       s = T(c, pos);
     }
     srcs[i] = s;
@@ -365,9 +375,7 @@ static void emit_return(compiler *c) {
     if (srcs[i] == CONST_SLOT) {
       emit_const_to(c, i, c->kval[pos]);
     } else if (srcs[i] != i) {
-      emit_op(c, TW_IOP_copy);
-      emit(c, i);
-      emit(c, srcs[i]);
+      emit_copy(c, i, srcs[i]);
     }
   }
   if (srcs != src) free(srcs);
@@ -447,11 +455,13 @@ static void push_ctrl(compiler *c, uint8_t kind, blocktype bt) {
 typedef struct cmp_info {
   bool ok;
   uint8_t swapped;      /* wasm opcode with the operands exchanged */
-  uint16_t br, br_imm, imm, inv_br, inv_br_imm;
+  uint8_t inverse;      /* wasm opcode of the negated comparison */
+  uint16_t value, br, br_imm, imm, inv_br, inv_br_imm;
 } cmp_info;
 #define TW__C(id, t, op, inv, swp)                                          \
-  [TW_OP_##id] = {true, TW_OP_##swp, TW_IOP_br_##id, TW_IOP_br_##id##_imm,  \
-                  TW_IOP_##id##_imm, TW_IOP_br_##inv, TW_IOP_br_##inv##_imm},
+  [TW_OP_##id] = {true, TW_OP_##swp, TW_OP_##inv, TW_IOP_##id,              \
+                  TW_IOP_br_##id, TW_IOP_br_##id##_imm, TW_IOP_##id##_imm,  \
+                  TW_IOP_br_##inv, TW_IOP_br_##inv##_imm},
 static const cmp_info cmps[256] = {TW_FUSE_CMPS(TW__C)};
 #undef TW__C
 
@@ -590,6 +600,18 @@ static bool try_or_shifts(compiler *c) {
 static bool fusable_cond(const compiler *c) {
   uint32_t top = c->h - 1;
   return c->fuse_at >= 0 && c->fuse_pos == top && c->stack[top] == T(c, top);
+}
+
+/* i32.eqz of the comparison just computed: the negated comparison instead
+ * (`if (!(a == b))`), which still fuses with a branch after it. */
+static bool try_negate_cond(compiler *c) {
+  if (!fusable_cond(c) || c->fuse_op == TW_OP_i32_eqz) return false;
+  uint8_t inv = cmps[c->fuse_op].inverse;
+  tw__iop op = (tw__iop)(c->fuse_imm ? cmps[inv].imm : cmps[inv].value);
+  set_handler(c, c->fuse_at, op);
+  if (c->last_at == c->fuse_at) c->last_iop = op;
+  c->fuse_op = inv;
+  return true;
 }
 
 /* Takes back the comparison that computed the condition on top and returns
@@ -982,6 +1004,7 @@ static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
     if (wop >= 0 && info.binary && try_imm(c, (uint8_t)wop)) return;
     if (wop == TW_OP_i32_add && try_add_shl(c)) return;
     if (wop == TW_OP_i32_or && try_or_shifts(c)) return;
+    if (wop == TW_OP_i32_eqz && try_negate_cond(c)) return;
     uint32_t b = info.binary ? pop(c) : 0, a = pop(c);
     if (wop == TW_OP_i32_add && last_is(c, TW_IOP_i32_add, 5)) {
       /* two address sums in a row (base + index for a copy): one dispatch */

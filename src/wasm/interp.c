@@ -591,6 +591,11 @@ dispatch : {
     SLOT(2) = SLOT(3);
     NEXT(4);
   }
+  OP(copy2) {
+    SLOT(2) = SLOT(3);
+    SLOT(4) = SLOT(5); /* after the first: it may read its result */
+    NEXT(6);
+  }
   OP(const32) {
     SLOT(2) = pc[3];
     NEXT(4);

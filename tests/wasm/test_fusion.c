@@ -4,6 +4,7 @@
  * and its results and memory compared with the same computation done in C
  * byte by byte; the compiled code is checked to hold the fused op, so a
  * change that stops fusing fails here instead of passing untested. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,6 +128,33 @@ static char *module_text(void) {
       "    local.get $p  i32.const 99  i32.store\n"
       "    i32.const 5  local.set $q\n"
       "    local.get $q  i32.add)\n"
+      /* comparisons negated by i32.eqz, as values and as conditions */
+      "  (func (export \"not_eq_k\") (param $x i32) (result i32)\n"
+      "    (if (result i32) (i32.eqz (i32.eq (local.get $x) (i32.const 252)))\n"
+      "      (then (i32.const 1)) (else (i32.const 0))))\n"
+      "  (func (export \"not_lt_s\") (param $x i32) (param $y i32) (result i32)\n"
+      "    (i32.eqz (i32.lt_s (local.get $x) (local.get $y))))\n"
+      "  (func (export \"not_ge_u_br\") (param $x i32) (param $y i32) (result i32)\n"
+      "    (block $out (br_if $out (i32.eqz (i32.ge_u (local.get $x) (local.get $y))))\n"
+      "      (return (i32.const 7)))\n"
+      "    (i32.const 9))\n"
+      "  (func (export \"not_not\") (param $x i32) (result i32)\n"
+      "    (i32.eqz (i32.eqz (i32.gt_s (local.get $x) (i32.const -3)))))\n"
+      "  (func (export \"not_i64\") (param $x i32) (result i32)\n"
+      "    (i32.eqz (i64.le_u (i64.extend_i32_u (local.get $x)) (i64.const 10))))\n"
+      /* a loop rotating its variables: the copies at its end pair up */
+      "  (func (export \"rotate\") (param $n i32) (result i32)\n"
+      "    (local $a i32) (local $b i32) (local $c i32) (local $t i32)\n"
+      "    (local.set $a (i32.const 1)) (local.set $b (i32.const 2))\n"
+      "    (local.set $c (i32.const 3))\n"
+      "    (loop $l\n"
+      "      (local.set $t (i32.add (local.get $a) (local.get $n)))\n"
+      "      (local.set $a (local.get $b))\n"
+      "      (local.set $b (local.get $c))\n"
+      "      (local.set $c (local.get $t))\n"
+      "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))\n"
+      "    (i32.add (i32.mul (local.get $a) (i32.const 10000))\n"
+      "      (i32.add (i32.mul (local.get $b) (i32.const 100)) (local.get $c))))\n"
       "  (func (export \"self_step\") (param $p i32) (result i32)\n"
       "    local.get $p  i32.const 1  i32.add  local.set $p\n"
       "    local.get $p  i32.const 1  i32.add  local.tee $p\n"
@@ -374,6 +402,49 @@ TEST(virtual_address_sums_keep_wasm_order) {
   p = 5;
   ASSERT_EQ_INT(call(&f, "self_step", &p, 1, &r), TW_OK);
   ASSERT_EQ_INT(r, 14);
+  fix_close(&f);
+}
+
+TEST(eqz_of_a_comparison_is_the_negated_comparison) {
+  fix f;
+  ASSERT(fix_open(&f));
+  /* every i32.eqz in the module follows a comparison: none is left */
+  ASSERT(!strstr(f.code, "i32_eqz"));
+  static const int32_t vals[] = {-5, -3, -2, 0, 1, 10, 11, 252, 253,
+                                 INT32_MIN, INT32_MAX};
+  size_t nv = sizeof vals / sizeof *vals;
+  for (size_t i = 0; i < nv; i++) {
+    int32_t x = vals[i], r;
+    ASSERT_EQ_INT(call(&f, "not_eq_k", &x, 1, &r), TW_OK);
+    ASSERT_EQ_INT(r, x != 252);
+    ASSERT_EQ_INT(call(&f, "not_not", &x, 1, &r), TW_OK);
+    ASSERT_EQ_INT(r, x > -3);
+    ASSERT_EQ_INT(call(&f, "not_i64", &x, 1, &r), TW_OK);
+    ASSERT_EQ_INT(r, !((uint64_t)(uint32_t)x <= 10));
+    for (size_t j = 0; j < nv; j++) {
+      int32_t xy[2] = {x, vals[j]};
+      ASSERT_EQ_INT(call(&f, "not_lt_s", xy, 2, &r), TW_OK);
+      ASSERT_EQ_INT(r, !(x < vals[j]));
+      ASSERT_EQ_INT(call(&f, "not_ge_u_br", xy, 2, &r), TW_OK);
+      ASSERT_EQ_INT(r, (uint32_t)x >= (uint32_t)vals[j] ? 7 : 9);
+    }
+  }
+  fix_close(&f);
+}
+
+TEST(copies_in_a_row_pair_up_in_order) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT_CONTAINS(f.code, "copy2");
+  for (int32_t n = 1; n <= 7; n++) {
+    int32_t a = 1, b = 2, c = 3, r;
+    for (int32_t k = n; k > 0; k--) {
+      int32_t t = a + k;
+      a = b, b = c, c = t;
+    }
+    ASSERT_EQ_INT(call(&f, "rotate", &n, 1, &r), TW_OK);
+    ASSERT_EQ_INT(r, a * 10000 + b * 100 + c);
+  }
   fix_close(&f);
 }
 
