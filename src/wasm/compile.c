@@ -353,7 +353,14 @@ static ctrl *label(compiler *c, uint32_t depth) {
  * sources are never below their destination, and locals below n that a
  * copy could clobber are first saved in their free home temps. */
 static void emit_return(compiler *c) {
-  uint32_t n = c->ctrls[0].nresults;
+  uint32_t n = c->ctrls[0].nresults, top = c->h - 1;
+  if (n == 1 && c->last_dst >= 0 && c->last_dst_pos == top &&
+      c->stack[top] == T(c, top)) {
+    /* the result was just computed: compute it into fp[0] (nothing runs
+     * after the return that could read the slot it overwrites) */
+    c->words[c->last_dst] = 0;
+    c->stack[top] = 0;
+  }
   uint32_t src[16], *srcs = src;
   if (n > 16) {
     srcs = malloc(n * sizeof *srcs);

@@ -511,14 +511,24 @@ static inline bool run_as_block(uint8_t *mem, uint64_t size, uint32_t d,
   } else if (step != width || (lo_d > lo_s && lo_s + bytes > lo_d)) {
     return false;
   }
-  if (bytes < 8 || bytes > 16 || lo_d + bytes > size || lo_s + bytes > size)
+  if (bytes < 4 || bytes > 16 || lo_d + bytes > size || lo_s + bytes > size)
     return false;
-  /* 8..16 bytes: two overlapping words, both read before either write */
-  uint64_t a, b;
-  memcpy(&a, mem + lo_s, 8);
-  memcpy(&b, mem + lo_s + bytes - 8, 8);
-  memcpy(mem + lo_d, &a, 8);
-  memcpy(mem + lo_d + bytes - 8, &b, 8);
+  /* 4..16 bytes: two overlapping words, both read before either write */
+  uint8_t *d8 = mem + lo_d;
+  const uint8_t *s8 = mem + lo_s;
+  if (bytes >= 8) {
+    uint64_t a, b;
+    memcpy(&a, s8, 8);
+    memcpy(&b, s8 + bytes - 8, 8);
+    memcpy(d8, &a, 8);
+    memcpy(d8 + bytes - 8, &b, 8);
+  } else {
+    uint32_t a, b;
+    memcpy(&a, s8, 4);
+    memcpy(&b, s8 + bytes - 4, 4);
+    memcpy(d8, &a, 4);
+    memcpy(d8 + bytes - 4, &b, 4);
+  }
   return true;
 }
 

@@ -155,6 +155,17 @@ static char *module_text(void) {
       "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))\n"
       "    (i32.add (i32.mul (local.get $a) (i32.const 10000))\n"
       "      (i32.add (i32.mul (local.get $b) (i32.const 100)) (local.get $c))))\n"
+      /* results computed straight into the return slot, by producers
+       * that read that slot (param 0) themselves */
+      "  (func (export \"ret_sub\") (param $a i32) (param $b i32) (result i32)\n"
+      "    (i32.sub (local.get $b) (local.get $a)))\n"
+      "  (func (export \"ret_steps\") (param $a i32) (param $b i32) (result i32)\n"
+      "    (local.set $b (i32.add (local.get $a) (i32.const 3)))\n"
+      "    (i32.add (local.get $b) (i32.const 5)))\n"
+      "  (func (export \"ret_early\") (param $a i32) (param $b i32) (result i32)\n"
+      "    (if (i32.lt_s (local.get $a) (local.get $b))\n"
+      "      (then (return (i32.mul (local.get $a) (local.get $b)))))\n"
+      "    (select (local.get $b) (local.get $a) (i32.and (local.get $a) (i32.const 1))))\n"
       "  (func (export \"self_step\") (param $p i32) (result i32)\n"
       "    local.get $p  i32.const 1  i32.add  local.set $p\n"
       "    local.get $p  i32.const 1  i32.add  local.tee $p\n"
@@ -445,6 +456,25 @@ TEST(copies_in_a_row_pair_up_in_order) {
     ASSERT_EQ_INT(call(&f, "rotate", &n, 1, &r), TW_OK);
     ASSERT_EQ_INT(r, a * 10000 + b * 100 + c);
   }
+  fix_close(&f);
+}
+
+TEST(results_computed_into_the_return_slot) {
+  fix f;
+  ASSERT(fix_open(&f));
+  static const int32_t vals[] = {-7, -1, 0, 1, 2, 3, 1000, INT32_MAX};
+  size_t nv = sizeof vals / sizeof *vals;
+  for (size_t i = 0; i < nv; i++)
+    for (size_t j = 0; j < nv; j++) {
+      int32_t a = vals[i], b = vals[j], ab[2] = {a, b}, r;
+      ASSERT_EQ_INT(call(&f, "ret_sub", ab, 2, &r), TW_OK);
+      ASSERT_EQ_INT(r, (int32_t)((uint32_t)b - (uint32_t)a));
+      ASSERT_EQ_INT(call(&f, "ret_steps", ab, 2, &r), TW_OK);
+      ASSERT_EQ_INT(r, (int32_t)((uint32_t)a + 8));
+      ASSERT_EQ_INT(call(&f, "ret_early", ab, 2, &r), TW_OK);
+      ASSERT_EQ_INT(r, a < b ? (int32_t)((uint32_t)a * (uint32_t)b)
+                             : ((a & 1) ? b : a));
+    }
   fix_close(&f);
 }
 
