@@ -76,8 +76,12 @@
   X(i32_add_imm2, 6)    /* d1 a1 k1 d2 a2 k2: two i32.add_imm in order       */\
   X(i32_add2, 6)        /* d1 a1 b1 d2 a2 b2: two i32.add in order           */\
   X(br_i32_add_imm_nez, 4) /* d a k off: d = a + k, branch if d != 0         */\
+  X(br_i32_add_imm3_nez, 10) /* d1 a1 k1 d2 a2 k2 d a k off: two adds, then   */\
+                        /* br_i32_add_imm_nez (an unrolled loop's tail)     */\
   X(i32_add_shl, 4)     /* dst a b k: dst = a + (b << k)                      */\
-  X(i32_or_shl_shr, 5)  /* dst a l b r: dst = (a << l) | (b >> r), unsigned   */
+  X(i32_or_shl_shr, 5)  /* dst a l b r: dst = (a << l) | (b >> r), unsigned   */\
+  X(i32_store_or_shl_shr, 7) /* p k a l b r off: i32.store at (u32)(p + k) + off */\
+                        /* of (a << l) | (b >> r)                            */
 
 /* Integer comparisons that fuse with a following branch or take a
  * constant operand.  X(id, type, C operator, inverse id, swapped id):

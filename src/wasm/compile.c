@@ -717,13 +717,23 @@ static void do_br_if(compiler *c, uint32_t depth) {
   }
   if (!copies && last_is(c, TW_IOP_i32_add_imm, 5) &&
       c->words[c->last_at + 2] == c->stack[c->h - 1]) {
-    /* a counter stepped and tested for zero: one dispatch */
-    uint32_t ops3[3] = {c->words[c->last_at + 2], c->words[c->last_at + 3],
-                        c->words[c->last_at + 4]};
-    c->n = (size_t)c->last_at;
+    /* a counter stepped and tested for zero: one dispatch, with the two
+     * pointer bumps before it when there are (an unrolled loop's tail) */
+    uint32_t ops9[9], nops = 3;
+    int64_t from = c->last_at;
+    if (c->prev_at >= 0 && c->prev_iop == TW_IOP_i32_add_imm2 &&
+        c->prev_at + 8 == c->last_at) {
+      from = c->prev_at;
+      nops = 9;
+    }
+    memcpy(ops9, c->words + from + 2, (nops - 3) * sizeof *ops9);
+    memcpy(ops9 + nops - 3, c->words + c->last_at + 2, 3 * sizeof *ops9);
+    c->n = (size_t)from;
     forget(c);
     c->h--;
-    emit_jump(c, l, TW_IOP_br_i32_add_imm_nez, ops3, 3);
+    emit_jump(c, l,
+              nops == 9 ? TW_IOP_br_i32_add_imm3_nez : TW_IOP_br_i32_add_imm_nez,
+              ops9, nops);
     return;
   }
   uint32_t cond = pop(c);
@@ -978,9 +988,38 @@ static bool try_move(compiler *c, uint8_t wop, uint32_t offset) {
   return true;
 }
 
+/* An i32.store of the funnel shift just computed (musl memcpy's unaligned
+ * loop: each word is merged from two loads and stored): one op. */
+static bool try_store_funnel(compiler *c, uint8_t wop, uint32_t offset) {
+  uint32_t top = c->h - 1;
+  if (wop != TW_OP_i32_store || !last_is(c, TW_IOP_i32_or_shl_shr, 7) ||
+      c->stack[top] != T(c, top) || c->words[c->last_at + 2] != T(c, top) ||
+      is_const(c, top - 1))
+    return false;
+  uint32_t f[4];
+  memcpy(f, c->words + c->last_at + 3, sizeof f); /* a l b r */
+  erase_from(c, c->last_at);
+  c->h--;
+  uint32_t base, k = 0;
+  if (is_add(c, top - 1)) {
+    base = c->vbase[top - 1];
+    k = (uint32_t)c->kval[top - 1];
+    c->h--;
+  } else {
+    base = pop(c);
+  }
+  emit_op(c, TW_IOP_i32_store_or_shl_shr);
+  emit(c, base);
+  emit(c, k);
+  emit_words(c, f, 4);
+  emit(c, offset);
+  return true;
+}
+
 static void do_store(compiler *c, op_info info, uint8_t wop,
                      uint32_t offset) {
   if (try_move(c, wop, offset)) return;
+  if (try_store_funnel(c, wop, offset)) return;
   uint32_t v = pop(c), ea, top = c->h - 1;
   if (const_address(c, top, offset, &ea)) {
     c->h--;

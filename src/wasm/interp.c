@@ -1015,6 +1015,14 @@ dispatch : {
     if (d) BRANCH(pc[5]);
     NEXT(6);
   }
+  OP(br_i32_add_imm3_nez) {
+    P_u32(2, G_u32(3) + pc[4]);
+    P_u32(5, G_u32(6) + pc[7]);
+    uint32_t d = G_u32(9) + pc[10]; /* in order: it may read the others */
+    P_u32(8, d);
+    if (d) BRANCH(pc[11]);
+    NEXT(12);
+  }
   OP(i32_add_shl) {
     P_u32(2, G_u32(3) + (G_u32(4) << (pc[5] & 31)));
     NEXT(6);
@@ -1022,6 +1030,11 @@ dispatch : {
   OP(i32_or_shl_shr) {
     P_u32(2, (G_u32(3) << (pc[4] & 31)) | (G_u32(5) >> (pc[6] & 31)));
     NEXT(7);
+  }
+  OP(i32_store_or_shl_shr) {
+    uint32_t v = (G_u32(4) << (pc[5] & 31)) | (G_u32(6) >> (pc[7] & 31));
+    memcpy(mem + (uint64_t)(uint32_t)(G_u32(2) + pc[3]) + pc[8], &v, 4);
+    NEXT(9);
   }
 #define TW__C(id, T, op, inv, swp)                                          \
   OP(br_##id) {                                                             \

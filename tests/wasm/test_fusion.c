@@ -97,6 +97,13 @@ static char *module_text(void) {
       "  (func (export \"funnel_big\") (param $a i32) (param $b i32) (result i32)\n"
       "    (i32.or (i32.shl (local.get $a) (i32.const 40))\n"
       "            (i32.shr_u (local.get $b) (i32.const 33))))\n"
+      "  (func (export \"store_funnel\") (param $p i32) (param $a i32) (param $b i32)\n"
+      "    (i32.store (i32.add (local.get $p) (i32.const 4))\n"
+      "      (i32.or (i32.shl (local.get $a) (i32.const 8))\n"
+      "              (i32.shr_u (local.get $b) (i32.const 24))))\n"
+      "    (i32.store offset=8 (local.get $p)\n"
+      "      (i32.or (i32.shr_u (local.get $b) (i32.const 16))\n"
+      "              (i32.shl (local.get $a) (i32.const 16)))))\n"
       /* address steps kept virtual until a load or store takes them */
       "  (func (export \"base_changes\") (param $p i32) (result i32)\n"
       "    local.get $p  i32.const 4  i32.add\n"
@@ -369,6 +376,26 @@ TEST(funnel_shift_matches_the_three_ops) {
       ASSERT_EQ_INT(call(&f, "funnel_big", args, 2, &r), TW_OK);
       ASSERT_EQ_U64((uint32_t)r, (a << (40 & 31)) | (b >> (33 & 31)));
     }
+  /* the same, stored: at p + 4 (wrapping) and at p + offset 8 */
+  ASSERT_CONTAINS(f.code, "i32_store_or_shl_shr");
+  uint32_t a = 0xa1b2c3d4u, b = 0x11223344u, w;
+  int32_t args[3] = {-4, (int32_t)a, (int32_t)b};
+  memset(f.mem, 0, 16);
+  /* p = -4: the first store wraps to address 0, the second (offset 8,
+   * not wrapped) lands past 4 GiB and traps after it */
+  ASSERT_EQ_INT(call(&f, "store_funnel", args, 3, NULL), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  memcpy(&w, f.mem, 4);
+  ASSERT_EQ_U64(w, (a << 8) | (b >> 24));
+  args[0] = 100;
+  ASSERT_EQ_INT(call(&f, "store_funnel", args, 3, NULL), TW_OK);
+  memcpy(&w, f.mem + 104, 4);
+  ASSERT_EQ_U64(w, (a << 8) | (b >> 24));
+  memcpy(&w, f.mem + 108, 4);
+  ASSERT_EQ_U64(w, (b >> 16) | (a << 16));
+  args[0] = 65536 - 5; /* p + 4 in bounds minus one byte: traps */
+  ASSERT_EQ_INT(call(&f, "store_funnel", args, 3, NULL), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
   fix_close(&f);
 }
 
