@@ -271,6 +271,7 @@ TEST(unrolled_copy_loops_become_move_runs) {
   ASSERT_CONTAINS(f.code, "move1_run");
   ASSERT_CONTAINS(f.code, "move4_run");
   ASSERT_CONTAINS(f.code, "i32_add2");
+  ASSERT_CONTAINS(f.code, "br_i32_add_imm3_nez"); /* the loops' tails */
   fix_close(&f);
 }
 
