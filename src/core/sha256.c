@@ -243,3 +243,12 @@ bool tw__digest_equal(const void *a, const void *b, size_t n) {
   for (size_t i = 0; i < n; i++) d |= (uint8_t)(x[i] ^ y[i]);
   return d == 0;
 }
+
+void tw__hex(const uint8_t *b, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[b[i] >> 4];
+    out[2 * i + 1] = digits[b[i] & 15];
+  }
+  out[2 * n] = '\0';
+}

@@ -34,6 +34,10 @@ void tw__sha256_update(tw__sha256_ctx *c, const void *p, size_t n);
 /* Writes the digest to out; c must be initialised again before reuse. */
 void tw__sha256_final(tw__sha256_ctx *c, uint8_t out[TW__SHA256_BYTES]);
 
+/* Writes n bytes as 2n lowercase hex digits and a NUL to out (digests as
+ * file names and in messages). */
+void tw__hex(const uint8_t *b, size_t n, char *out);
+
 /* The digest of n bytes at p, in one call. */
 void tw__sha256(const uint8_t *p, size_t n, uint8_t out[32]);
 

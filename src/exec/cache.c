@@ -135,14 +135,6 @@ static tw_exec_module_t *evict_locked(tw__exec_cache *c) {
 
 /* ---- files --------------------------------------------------------------- */
 
-static void hex(const uint8_t *b, size_t n, char *out) {
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[b[i] >> 4];
-    out[2 * i + 1] = digits[b[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
 
 static void file_path(const tw__exec_cache *c, const uint8_t hash[32],
                       char *out, size_t cap) {
@@ -154,7 +146,7 @@ static void file_path(const tw__exec_cache *c, const uint8_t hash[32],
   memcpy(key_in + vlen, hash, 32);
   tw__sha256(key_in, vlen + 32, key);
   char h[65];
-  hex(key, 32, h);
+  tw__hex(key, 32, h);
   snprintf(out, cap, "%s/%s.twx", c->dir, h);
 }
 

@@ -8,14 +8,6 @@
 #include "core/sha256.h"
 #include "test.h"
 
-static void hex(const uint8_t *b, size_t n, char *out) {
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[b[i] >> 4];
-    out[2 * i + 1] = digits[b[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
 
 /* Hex of SHA-256(msg), hashed in one call (piece 0) or in pieces of
  * `piece` bytes through init/update/final. */
@@ -31,7 +23,7 @@ static void digest_hex(const void *msg, size_t n, size_t piece, char out[65]) {
       tw__sha256_update(&c, p + off, n - off < piece ? n - off : piece);
     tw__sha256_final(&c, d);
   }
-  hex(d, sizeof d, out);
+  tw__hex(d, sizeof d, out);
 }
 
 /* SHA-256(msg) must be `want` with each block function (the SHA-NI one
@@ -151,7 +143,7 @@ TEST(rfc4231_hmac) {
     }
     char got[65];
     tw__hmac_sha256(key, klen, msg, n, mac);
-    hex(mac, sizeof mac, got);
+    tw__hex(mac, sizeof mac, got);
     ASSERT_EQ_STR(got, cases[i].mac);
   }
 }
