@@ -545,14 +545,18 @@ static bool try_add_shl(compiler *c) {
   if (!last_is(c, TW_IOP_i32_shl_imm, 5)) return false;
   uint32_t shl_dst = c->words[c->last_at + 2];
   uint32_t pb = c->h - 1, pa = c->h - 2, other;
-  if (c->stack[pb] == shl_dst && shl_dst == T(c, pb) && is_slot(c, pa))
+  if (c->stack[pb] == shl_dst && shl_dst == T(c, pb) && !is_const(c, pa))
     other = pa;
-  else if (c->stack[pa] == shl_dst && shl_dst == T(c, pa) && is_slot(c, pb))
+  else if (c->stack[pa] == shl_dst && shl_dst == T(c, pa) && !is_const(c, pb))
     other = pb;
   else
     return false;
   uint32_t b = c->words[c->last_at + 3], k = c->words[c->last_at + 4];
-  uint32_t a = c->stack[other];
+  uint32_t a = c->stack[other], step = 0;
+  if (is_add(c, other)) { /* (p + step) + (i << k): p->field[i] */
+    a = c->vbase[other];
+    step = (uint32_t)c->kval[other];
+  }
   c->n = (size_t)c->last_at;
   forget(c);
   c->h -= 2;
@@ -561,6 +565,14 @@ static bool try_add_shl(compiler *c) {
   emit(c, a);
   emit(c, b);
   emit(c, k);
+  if (step) { /* the step stays virtual: a load or store takes it */
+    uint32_t top = c->h - 1;
+    c->stack[top] = ADD_SLOT;
+    c->vbase[top] = T(c, top);
+    c->kval[top] = step;
+    if (top < c->add_low) c->add_low = top;
+    c->last_dst = -1;
+  }
   return true;
 }
 

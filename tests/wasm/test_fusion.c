@@ -120,6 +120,9 @@ static char *module_text(void) {
       "    (i32.store (i32.add (local.get $p) (i32.const 8)) (local.get $v)))\n"
       "  (func (export \"wrap_load\") (param $p i32) (result i32)\n"
       "    (i32.load offset=4 (i32.add (local.get $p) (i32.const 8))))\n"
+          "  (func (export \"field_at\") (param $p i32) (param $i i32) (result i32)\n"
+      "    (i32.load (i32.add (i32.add (local.get $p) (i32.const 8))\n"
+      "                       (i32.shl (local.get $i) (i32.const 2)))))\n"
       "  (func $id (param i32) (result i32) (local.get 0))\n"
       "  (func (export \"as_arg\") (param $p i32) (result i32)\n"
       "    (call $id (i32.add (local.get $p) (i32.const 7))))\n"
@@ -437,6 +440,15 @@ TEST(virtual_address_sums_keep_wasm_order) {
   uint32_t w;
   memcpy(&w, f.mem + 200, 4);
   ASSERT_EQ_U64(w, 99);
+  /* p->field[i]: (p + 8) + (i << 2), the step folded into the load; p = -8
+   * wraps to element i of address 0 */
+  ASSERT_CONTAINS(f.code, "i32_add_shl");
+  int32_t pi[2] = {100, 3};
+  ASSERT_EQ_INT(call(&f, "field_at", pi, 2, &r), TW_OK);
+  ASSERT_EQ_INT(r, 120);
+  pi[0] = -8, pi[1] = 5;
+  ASSERT_EQ_INT(call(&f, "field_at", pi, 2, &r), TW_OK);
+  ASSERT_EQ_INT(r, 20);
   /* p = p + 1; p = p + 1 (tee); p + p */
   p = 5;
   ASSERT_EQ_INT(call(&f, "self_step", &p, 1, &r), TW_OK);
