@@ -320,6 +320,9 @@ static void host_failure(tw_status st, tw_error *err) {
       CT v;                                                                 \
       memcpy(&v, mem + (uint32_t)(s_ + ks_), sizeof v);                     \
       memcpy(mem + (uint32_t)(d_ + kd_), &v, sizeof v);                     \
+      /* one move at a time, in order: a vectorised loop (clang -O2) */     \
+      /* would fault on a wide store and leave the earlier moves undone */  \
+      __asm__ volatile("" ::: "memory");                                    \
     }                                                                       \
     NEXT(8);                                                                \
   }
