@@ -269,6 +269,50 @@ static int fail_status(const client_resp *r) {
   return rc;
 }
 
+/* Base64 of len bytes, NUL-terminated (malloc'd; NULL when out of memory). */
+static char *b64_encode(const uint8_t *p, size_t len) {
+  char *b64 = malloc((len + 2) / 3 * 4 + 1);
+  if (b64) EVP_EncodeBlock((unsigned char *)b64, p, (int)len);
+  return b64;
+}
+
+/* POSTs doc to path and prints the string member `field` of the 2xx
+ * answer (the id of what the server made); the exit status. */
+static int post_print_id(const client_ctx *c, const char *path,
+                         const json_t *doc, const char *field) {
+  client_resp r = {0};
+  json_t *reply = NULL;
+  char *body = json_dumps(doc, JSON_COMPACT), *safe = NULL;
+  int rc = TW_EXIT_ERROR;
+  if (!body) {
+    cli_fail("out of memory");
+    return rc;
+  }
+  if (http(c, "POST", path, body, &r) != 0) goto done;
+  if (r.status < 200 || r.status > 299) {
+    rc = fail_status(&r);
+    goto done;
+  }
+  json_error_t jerr;
+  reply = json_loadb(r.body, r.len, 0, &jerr);
+  const char *id = json_string_value(json_object_get(reply, field));
+  if (!id) {
+    cli_fail("the server's answer has no \"%s\"", field);
+  } else if (!(safe = strdup(id))) {
+    cli_fail("out of memory");
+  } else {
+    sanitise(safe);
+    printf("%s\n", safe);
+    rc = TW_EXIT_OK;
+  }
+done:
+  free(safe);
+  resp_free(&r);
+  json_decref(reply);
+  free(body);
+  return rc;
+}
+
 /* ---- options ---------------------------------------------------------------- */
 
 typedef struct client_opts {
@@ -374,9 +418,8 @@ static int read_module(const char *path, uint8_t **bytes, size_t *len) {
 static int cmd_deploy(const client_opts *o, const client_ctx *c) {
   uint8_t *bytes = NULL;
   size_t len = 0;
-  char *stem = NULL, *b64 = NULL, *body = NULL;
-  json_t *doc = NULL, *reply = NULL;
-  client_resp r = {0};
+  char *stem = NULL, *b64 = NULL;
+  json_t *doc = NULL;
   int rc;
   if ((rc = read_module(o->pos, &bytes, &len)) != TW_EXIT_OK) goto done;
   rc = TW_EXIT_ERROR;
@@ -386,37 +429,14 @@ static int cmd_deploy(const client_opts *o, const client_ctx *c) {
     rc = TW_EXIT_INVALID;
     goto done;
   }
-  b64 = malloc((len + 2) / 3 * 4 + 1);
-  if (!b64) goto oom;
-  EVP_EncodeBlock((unsigned char *)b64, bytes, (int)len);
-  doc = json_pack("{s:s,s:s}", "name", name, "wasm_b64", b64);
-  if (!doc || !(body = json_dumps(doc, JSON_COMPACT))) goto oom;
-  if (http(c, "POST", "/functions", body, &r) != 0) goto done;
-  if (r.status < 200 || r.status > 299) {
-    rc = fail_status(&r);
+  if (!(b64 = b64_encode(bytes, len)) ||
+      !(doc = json_pack("{s:s,s:s}", "name", name, "wasm_b64", b64))) {
+    cli_fail("out of memory");
     goto done;
   }
-  json_error_t jerr;
-  reply = json_loadb(r.body, r.len, 0, &jerr);
-  const char *id = json_string_value(json_object_get(reply, "id"));
-  if (!id) {
-    cli_fail("the server's answer has no \"id\"");
-    goto done;
-  }
-  char *safe = strdup(id);
-  if (!safe) goto oom;
-  sanitise(safe);
-  printf("%s\n", safe);
-  free(safe);
-  rc = TW_EXIT_OK;
-  goto done;
-oom:
-  cli_fail("out of memory");
+  rc = post_print_id(c, "/functions", doc, "id");
 done:
-  resp_free(&r);
-  json_decref(reply);
   json_decref(doc);
-  free(body);
   free(b64);
   free(stem);
   free(bytes);
@@ -787,9 +807,8 @@ done:
 }
 
 static int cmd_snapshot_restore(const client_opts *o, const client_ctx *c) {
-  client_resp r = {0};
-  json_t *doc = NULL, *reply = NULL;
-  char *body = NULL, *b64 = NULL;
+  json_t *doc = NULL;
+  char *b64 = NULL;
   uint8_t *raw = NULL;
   size_t len = 0;
   struct stat st;
@@ -808,36 +827,15 @@ static int cmd_snapshot_restore(const client_opts *o, const client_ctx *c) {
     rc = TW_EXIT_INVALID;
     goto done;
   }
-  if (!(b64 = malloc((len + 2) / 3 * 4 + 1))) goto oom;
-  EVP_EncodeBlock((unsigned char *)b64, raw, (int)len);
-  doc = json_pack("{s:s}", "snapshot_b64", b64);
-  if (doc && o->name) json_object_set_new(doc, "name", json_string(o->name));
-  if (!doc || !(body = json_dumps(doc, JSON_COMPACT))) goto oom;
-  if (http(c, "POST", "/snapshot/restore", body, &r) != 0) goto done;
-  if (r.status < 200 || r.status > 299) {
-    rc = fail_status(&r);
+  if (!(b64 = b64_encode(raw, len)) ||
+      !(doc = json_pack("{s:s}", "snapshot_b64", b64)) ||
+      (o->name && json_object_set_new(doc, "name", json_string(o->name)) != 0)) {
+    cli_fail("out of memory");
     goto done;
   }
-  json_error_t jerr;
-  reply = json_loadb(r.body, r.len, 0, &jerr);
-  const char *id = json_string_value(json_object_get(reply, "function_id"));
-  char *safe = id ? strdup(id) : NULL;
-  if (!safe) {
-    cli_fail("the server's answer has no \"function_id\"");
-    goto done;
-  }
-  sanitise(safe);
-  printf("%s\n", safe);
-  free(safe);
-  rc = TW_EXIT_OK;
-  goto done;
-oom:
-  cli_fail("out of memory");
+  rc = post_print_id(c, "/snapshot/restore", doc, "function_id");
 done:
-  resp_free(&r);
-  json_decref(reply);
   json_decref(doc);
-  free(body);
   free(b64);
   free(raw);
   return rc;
