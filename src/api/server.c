@@ -1,4 +1,4 @@
-/* The gateway's HTTP side: libmicrohttpd with epoll I/O threads, the life
+/* The gateway's HTTP side: libmicrohttpd with poll() I/O threads, the life
  * of one request, and start/stop.
  *
  * One request, on its I/O thread:
@@ -682,7 +682,14 @@ static tw_status start_daemon(api_server *s, tw_error *err) {
   tw_api_t *api = &s->api;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  /* poll(), not epoll: libmicrohttpd 0.9.75 (Debian 12) aborts the process
+   * now and then when MHD_quiesce_daemon() (tw_api_stop, step 2) races an
+   * I/O thread in epoll mode: both remove the listening socket from the
+   * epoll set without a lock, and whichever loses gets ENOENT and calls
+   * MHD_PANIC.  In poll mode quiescing only wakes the threads.  Each I/O
+   * thread polls its share of max_connections (512 each by default), a
+   * cost the load bench (bench/load/run) does not show. */
+  unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
   struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
   if (inet_pton(AF_INET, api->host, &a4->sin_addr) == 1) {

@@ -96,6 +96,11 @@ static inline int ops_stop(ops_proc *p) {
   kill(p->pid, SIGTERM);
   waitpid(p->pid, &st, 0);
   p->pid = 0;
+  if (WIFSIGNALED(st)) { /* a crash: say which, with what it printed */
+    char *err = ops_slurp(p->err);
+    fprintf(stderr, "  serve ended by signal %d; its stderr:\n%s\n", WTERMSIG(st), err ? err : "");
+    free(err);
+  }
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
