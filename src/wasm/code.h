@@ -81,7 +81,12 @@
   X(i32_add_shl, 4)     /* dst a b k: dst = a + (b << k)                      */\
   X(i32_or_shl_shr, 5)  /* dst a l b r: dst = (a << l) | (b >> r), unsigned   */\
   X(i32_store_or_shl_shr, 7) /* p k a l b r off: i32.store at (u32)(p + k) + off */\
-                        /* of (a << l) | (b >> r)                            */
+                        /* of (a << l) | (b >> r)                            */\
+  X(i32_load_store_or_shl_shr, 11) /* dst s ks soff, then the 7 above: the   */\
+                        /* load that feeds the merge (musl's unaligned copy) */\
+  X(move1_run_br_add_nez, 10) /* move1_run's 6, then br_i32_add_imm_nez's 4: */\
+                        /* a byte-copy loop's body and back edge             */\
+  X(move1_run_br_add3_nez, 16) /* move1_run's 6, then br_i32_add_imm3_nez's  */
 
 /* Integer comparisons that fuse with a following branch or take a
  * constant operand.  X(id, type, C operator, inverse id, swapped id):

@@ -79,6 +79,8 @@ typedef struct compiler {
   tw__iop last_iop;
   int64_t prev_at; /* the one before it, when adjacent; else -1 */
   tw__iop prev_iop;
+  int64_t prev2_at; /* and the one before that */
+  tw__iop prev2_iop;
   /* the last memory move or move run, for merging the next into it */
   int64_t mv_at;
   tw__iop mv_op;
@@ -127,6 +129,8 @@ static uint32_t emit_op(compiler *c, tw__iop op) {
   emit(c, (uint32_t)(h >> 32));
   c->last_dst = -1;
   c->fuse_at = -1;
+  c->prev2_at = c->prev_at;
+  c->prev2_iop = c->prev_iop;
   c->prev_at = c->last_at;
   c->prev_iop = c->last_iop;
   c->last_at = at;
@@ -146,6 +150,7 @@ static void forget(compiler *c) {
   c->fuse_at = -1;
   c->last_at = -1;
   c->prev_at = -1;
+  c->prev2_at = -1;
   c->mv_at = -1;
 }
 
@@ -157,6 +162,7 @@ static void erase_from(compiler *c, int64_t at) {
   c->fuse_at = -1;
   c->last_at = -1;
   c->prev_at = -1;
+  c->prev2_at = -1;
 }
 
 /* True when the last instruction is `op` and nothing follows it. */
@@ -605,8 +611,12 @@ static bool try_or_shifts(compiler *c) {
     return false;
   if (c->words[c->last_at + 3] == T(c, top - 1))
     return false; /* the second read the first's result: keep the order */
+  int64_t before_at = c->prev2_at; /* e.g. the load of a shifted word */
+  tw__iop before_iop = c->prev2_iop;
   erase_from(c, c->prev_at);
   c->h -= 2;
+  c->last_at = before_at; /* the funnel op's prev_at, for try_store_funnel */
+  c->last_iop = before_iop;
   emit_op(c, TW_IOP_i32_or_shl_shr);
   emit_dst(c);
   emit(c, a);
@@ -731,21 +741,26 @@ static void do_br_if(compiler *c, uint32_t depth) {
       c->words[c->last_at + 2] == c->stack[c->h - 1]) {
     /* a counter stepped and tested for zero: one dispatch, with the two
      * pointer bumps before it when there are (an unrolled loop's tail) */
-    uint32_t ops9[9], nops = 3;
+    uint32_t ops[15], nops = 3, nrun = 0;
     int64_t from = c->last_at;
     if (c->prev_at >= 0 && c->prev_iop == TW_IOP_i32_add_imm2 &&
         c->prev_at + 8 == c->last_at) {
       from = c->prev_at;
       nops = 9;
     }
-    memcpy(ops9, c->words + from + 2, (nops - 3) * sizeof *ops9);
-    memcpy(ops9 + nops - 3, c->words + c->last_at + 2, 3 * sizeof *ops9);
-    c->n = (size_t)from;
+    /* and a byte run just before: a copy loop's whole body in one op */
+    if (c->mv_at >= 0 && c->mv_op == TW_IOP_move1_run && c->mv_end == (size_t)from)
+      nrun = 6;
+    memcpy(ops, c->words + c->mv_at + 2, nrun * sizeof *ops);
+    memcpy(ops + nrun, c->words + from + 2, (nops - 3) * sizeof *ops);
+    memcpy(ops + nrun + nops - 3, c->words + c->last_at + 2, 3 * sizeof *ops);
+    c->n = (size_t)(nrun ? c->mv_at : from);
     forget(c);
     c->h--;
-    emit_jump(c, l,
-              nops == 9 ? TW_IOP_br_i32_add_imm3_nez : TW_IOP_br_i32_add_imm_nez,
-              ops9, nops);
+    static const tw__iop fused[2][2] = {
+        {TW_IOP_br_i32_add_imm_nez, TW_IOP_br_i32_add_imm3_nez},
+        {TW_IOP_move1_run_br_add_nez, TW_IOP_move1_run_br_add3_nez}};
+    emit_jump(c, l, fused[nrun != 0][nops == 9], ops, nrun + nops);
     return;
   }
   uint32_t cond = pop(c);
@@ -1008,9 +1023,13 @@ static bool try_store_funnel(compiler *c, uint8_t wop, uint32_t offset) {
       c->stack[top] != T(c, top) || c->words[c->last_at + 2] != T(c, top) ||
       is_const(c, top - 1))
     return false;
-  uint32_t f[4];
+  uint32_t f[4], load[4];
   memcpy(f, c->words + c->last_at + 3, sizeof f); /* a l b r */
-  erase_from(c, c->last_at);
+  /* the load just before that feeds the merge goes into the same op */
+  bool with_load = c->prev_at >= 0 && c->prev_iop == TW_IOP_i32_load_pa &&
+                   c->prev_at + 6 == c->last_at;
+  if (with_load) memcpy(load, c->words + c->prev_at + 2, sizeof load);
+  erase_from(c, with_load ? c->prev_at : c->last_at);
   c->h--;
   uint32_t base, k = 0;
   if (is_add(c, top - 1)) {
@@ -1020,7 +1039,12 @@ static bool try_store_funnel(compiler *c, uint8_t wop, uint32_t offset) {
   } else {
     base = pop(c);
   }
-  emit_op(c, TW_IOP_i32_store_or_shl_shr);
+  if (with_load) {
+    emit_op(c, TW_IOP_i32_load_store_or_shl_shr);
+    emit_words(c, load, 4);
+  } else {
+    emit_op(c, TW_IOP_i32_store_or_shl_shr);
+  }
   emit(c, base);
   emit(c, k);
   emit_words(c, f, 4);

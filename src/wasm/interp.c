@@ -311,11 +311,17 @@ static void host_failure(tw_status st, tw_error *err) {
     NEXT(6);                                                                \
   }                                                                         \
   OP(id##_run) {                                                            \
+    MOVE_RUN(CT);                                                           \
+    NEXT(8);                                                                \
+  }
+/* The moves of a _run op (operands at pc[2..7]). */
+#define MOVE_RUN(CT)                                                        \
+  do {                                                                      \
     uint32_t d_ = G_u32(2), kd_ = pc[3], s_ = G_u32(4), ks_ = pc[5];        \
     uint32_t step_ = pc[7];                                                 \
     if (run_as_block(mem, inst->memory0->size, d_ + kd_, s_ + ks_, pc[6],   \
                      sizeof(CT), step_))                                    \
-      NEXT(8);                                                              \
+      break;                                                                \
     for (uint32_t n_ = pc[6]; n_ > 0; n_--, kd_ += step_, ks_ += step_) {   \
       CT v;                                                                 \
       memcpy(&v, mem + (uint32_t)(s_ + ks_), sizeof v);                     \
@@ -324,8 +330,32 @@ static void host_failure(tw_status st, tw_error *err) {
       /* would fault on a wide store and leave the earlier moves undone */  \
       __asm__ volatile("" ::: "memory");                                    \
     }                                                                       \
-    NEXT(8);                                                                \
-  }
+  } while (0)
+/* br_i32_add_imm_nez with its operands from pc[o], `len` words in all;
+ * _ADD3: br_i32_add_imm3_nez's. */
+#define BR_ADD_NEZ(o, len)                                                  \
+  do {                                                                      \
+    uint32_t d_ = G_u32((o) + 1) + pc[(o) + 2];                             \
+    P_u32(o, d_);                                                           \
+    if (d_) BRANCH(pc[(o) + 3]);                                            \
+    NEXT(len);                                                              \
+  } while (0)
+#define BR_ADD3_NEZ(o, len)                                                 \
+  do {                                                                      \
+    P_u32(o, G_u32((o) + 1) + pc[(o) + 2]);                                 \
+    P_u32((o) + 3, G_u32((o) + 4) + pc[(o) + 5]); /* in order: each may */  \
+    BR_ADD_NEZ((o) + 6, len);                     /* read the one before */ \
+  } while (0)
+/* i32.store at (u32)(p + k) + off of (a << l) | (b >> r), operands p k a l
+ * b r off from pc[o], `len` words in all. */
+#define STORE_FUNNEL(o, len)                                                \
+  do {                                                                      \
+    uint32_t v_ = (G_u32((o) + 2) << (pc[(o) + 3] & 31)) |                  \
+                  (G_u32((o) + 4) >> (pc[(o) + 5] & 31));                   \
+    memcpy(mem + (uint64_t)(uint32_t)(G_u32(o) + pc[(o) + 1]) + pc[(o) + 6], \
+           &v_, 4);                                                         \
+    NEXT(len);                                                              \
+  } while (0)
 /* checked float → int truncation */
 #define TRUNC(id, TA, TR, lo_ok, hi)                                        \
   OP(id) {                                                                  \
@@ -1012,19 +1042,15 @@ dispatch : {
     P_u32(5, G_u32(6) + G_u32(7)); /* after the first: it may read its result */
     NEXT(8);
   }
-  OP(br_i32_add_imm_nez) {
-    uint32_t d = G_u32(3) + pc[4];
-    P_u32(2, d);
-    if (d) BRANCH(pc[5]);
-    NEXT(6);
+  OP(br_i32_add_imm_nez) BR_ADD_NEZ(2, 6);
+  OP(br_i32_add_imm3_nez) BR_ADD3_NEZ(2, 12);
+  OP(move1_run_br_add_nez) {
+    MOVE_RUN(uint8_t);
+    BR_ADD_NEZ(8, 12);
   }
-  OP(br_i32_add_imm3_nez) {
-    P_u32(2, G_u32(3) + pc[4]);
-    P_u32(5, G_u32(6) + pc[7]);
-    uint32_t d = G_u32(9) + pc[10]; /* in order: it may read the others */
-    P_u32(8, d);
-    if (d) BRANCH(pc[11]);
-    NEXT(12);
+  OP(move1_run_br_add3_nez) {
+    MOVE_RUN(uint8_t);
+    BR_ADD3_NEZ(8, 18);
   }
   OP(i32_add_shl) {
     P_u32(2, G_u32(3) + (G_u32(4) << (pc[5] & 31)));
@@ -1034,10 +1060,12 @@ dispatch : {
     P_u32(2, (G_u32(3) << (pc[4] & 31)) | (G_u32(5) >> (pc[6] & 31)));
     NEXT(7);
   }
-  OP(i32_store_or_shl_shr) {
-    uint32_t v = (G_u32(4) << (pc[5] & 31)) | (G_u32(6) >> (pc[7] & 31));
-    memcpy(mem + (uint64_t)(uint32_t)(G_u32(2) + pc[3]) + pc[8], &v, 4);
-    NEXT(9);
+  OP(i32_store_or_shl_shr) STORE_FUNNEL(2, 9);
+  OP(i32_load_store_or_shl_shr) {
+    uint32_t w;
+    memcpy(&w, mem + (uint64_t)(uint32_t)(G_u32(3) + pc[4]) + pc[5], 4);
+    P_u32(2, w); /* before the merge, which may read it */
+    STORE_FUNNEL(6, 13);
   }
 #define TW__C(id, T, op, inv, swp)                                          \
   OP(br_##id) {                                                             \

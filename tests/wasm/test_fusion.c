@@ -74,6 +74,35 @@ static char *module_text(void) {
     for (int k = g - 1; k >= 0; k--) put_move(&t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
     put(&t, "    (br_if $l (local.get $n))))\n");
   }
+  /* backward byte copy with the step at the bottom (musl memmove's
+   * backward loop as clang emits it): bases d - 4 and s - 4 plus the
+   * count, 4 bytes top first, then the count stepped and tested */
+  put(&t, "  (func (export \"bwd_tail4\") (param $d i32) (param $s i32) (param $n i32)\n"
+          "   (local $dm i32) (local $sm i32) (local $dp i32) (local $sp i32)\n"
+          "   (local.set $dm (i32.sub (local.get $d) (i32.const 4)))\n"
+          "   (local.set $sm (i32.sub (local.get $s) (i32.const 4)))\n"
+          "   (loop $l\n"
+          "    (local.set $dp (i32.add (local.get $n) (local.get $dm)))\n"
+          "    (local.set $sp (i32.add (local.get $n) (local.get $sm)))\n");
+  for (int k = 3; k >= 0; k--) put_move(&t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
+  put(&t, "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 4))))))\n");
+  /* musl memcpy's unaligned loop (source one byte past a word): each
+   * word loaded once, each stored word merged from two */
+  put(&t, "  (func (export \"merge\") (param $d i32) (param $s i32) (param $n i32)\n"
+          "   (local $w i32) (local $x i32)\n"
+          "   (local.set $w (i32.load (local.get $s)))\n"
+          "   (loop $l\n"
+          "    (i32.store (local.get $d)\n"
+          "     (i32.or (i32.shl (local.tee $x (i32.load (i32.add (local.get $s) (i32.const 4))))\n"
+          "                      (i32.const 24))\n"
+          "             (i32.shr_u (local.get $w) (i32.const 8))))\n"
+          "    (i32.store (i32.add (local.get $d) (i32.const 4))\n"
+          "     (i32.or (i32.shl (local.tee $w (i32.load (i32.add (local.get $s) (i32.const 8))))\n"
+          "                      (i32.const 24))\n"
+          "             (i32.shr_u (local.get $x) (i32.const 8))))\n"
+          "    (local.set $d (i32.add (local.get $d) (i32.const 8)))\n"
+          "    (local.set $s (i32.add (local.get $s) (i32.const 8)))\n"
+          "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 8))))))\n");
   /* word copy, 16 bytes an iteration, any alignment */
   put(&t, "  (func (export \"words\") (param $d i32) (param $s i32) (param $n i32)\n"
           "   (loop $l\n");
@@ -309,6 +338,61 @@ TEST(backward_byte_runs_keep_overlap_meaning) {
     ASSERT(copy_agrees(&f, fn[i], 1000, 1013, 64, 1, g));
     ASSERT(copy_agrees(&f, fn[i], 1013, 1000, 64, 1, g));
   }
+  fix_close(&f);
+}
+
+/* A byte-copy loop's body and back edge are one op; a loop stepped at
+ * the top keeps them apart (bwd4 and bwd8 above, the other shape). */
+TEST(byte_copy_loops_run_as_one_op) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT_CONTAINS(f.code, "move1_run_br_add3_nez"); /* fwd8 */
+  ASSERT_CONTAINS(f.code, "move1_run_br_add_nez "); /* bwd_tail4 */
+  ASSERT(copy_agrees(&f, "bwd_tail4", 3000, 100, 64, 1, 4));
+  ASSERT(copy_agrees(&f, "bwd_tail4", 1001, 1000, 64, 1, 4));
+  ASSERT(copy_agrees(&f, "bwd_tail4", 1000, 1003, 64, 1, 4));
+  ASSERT(copy_agrees(&f, "bwd_tail4", 1000, 1013, 4096, 1, 4));
+  ASSERT(copy_agrees(&f, "bwd_tail4", 1013, 1000, 64, 1, 4));
+  /* n = 6 from s = 0: the second group starts at s + 2 - 4, so its
+   * source addresses are 1, 0, then (u32)-1, which traps: the group's
+   * first two bytes are moved, nothing else */
+  fill_pattern(f.mem, 65536);
+  int32_t args[3] = {1000, 0, 6};
+  ASSERT_EQ_INT(call(&f, "bwd_tail4", args, 3, NULL), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  fill_pattern(ref, sizeof ref);
+  for (int k = 3; k >= 0; k--) ref[1002 + k] = ref[2 + k];
+  ref[1001] = ref[1];
+  ref[1000] = ref[0];
+  ASSERT_EQ_INT(memcmp(f.mem, ref, sizeof ref), 0);
+  fix_close(&f);
+}
+
+/* The load feeding a merged store travels with it: same bytes, and a load
+ * past the end traps before its store. */
+TEST(unaligned_merge_loads_with_its_store) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT_CONTAINS(f.code, "i32_load_store_or_shl_shr");
+  static const uint32_t cases[][3] = {{4000, 100, 64}, {8, 1000, 4096}, {20000, 12, 8}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    fill_pattern(f.mem, 65536);
+    fill_pattern(ref, sizeof ref);
+    int32_t args[3] = {(int32_t)cases[i][0], (int32_t)cases[i][1], (int32_t)cases[i][2]};
+    ASSERT_EQ_INT(call(&f, "merge", args, 3, NULL), TW_OK);
+    ref_copy(ref, cases[i][0], cases[i][1] + 1, cases[i][2], 1);
+    ASSERT_EQ_INT(memcmp(f.mem, ref, sizeof ref), 0);
+  }
+  /* s + 8 of the second iteration is the end of memory: the first
+   * iteration's 8 bytes and the second's first word are stored, then the
+   * load of its second word traps */
+  fill_pattern(f.mem, 65536);
+  fill_pattern(ref, sizeof ref);
+  int32_t args[3] = {100, 65536 - 16, 64};
+  ASSERT_EQ_INT(call(&f, "merge", args, 3, NULL), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  ref_copy(ref, 100, 65536 - 15, 12, 1);
+  ASSERT_EQ_INT(memcmp(f.mem, ref, sizeof ref), 0);
   fix_close(&f);
 }
 
