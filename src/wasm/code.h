@@ -86,7 +86,9 @@
                         /* load that feeds the merge (musl's unaligned copy) */\
   X(move1_run_br_add_nez, 10) /* move1_run's 6, then br_i32_add_imm_nez's 4: */\
                         /* a byte-copy loop's body and back edge             */\
-  X(move1_run_br_add3_nez, 16) /* move1_run's 6, then br_i32_add_imm3_nez's  */
+  X(move1_run_br_add3_nez, 16) /* move1_run's 6, then br_i32_add_imm3_nez's  */\
+  X(i32_add2_move1_run_br_add_nez, 16) /* i32_add2's 6, then the 10 above:    */
+                        /* a backward copy's address sums too               */
 
 /* Integer comparisons that fuse with a following branch or take a
  * constant operand.  X(id, type, C operator, inverse id, swapped id):

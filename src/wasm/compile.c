@@ -85,6 +85,8 @@ typedef struct compiler {
   int64_t mv_at;
   tw__iop mv_op;
   size_t mv_end; /* c->n right after it: adjacent while c->n == mv_end */
+  int64_t mv_prev_at; /* the instruction before it (adjacent: check) */
+  tw__iop mv_prev_iop;
   uint8_t load_op; /* wasm opcode of the last load emitted */
   bool oom;
 } compiler;
@@ -163,6 +165,14 @@ static void erase_from(compiler *c, int64_t at) {
   c->last_at = -1;
   c->prev_at = -1;
   c->prev2_at = -1;
+}
+
+/* After erase_from took back the last instruction: makes the one before
+ * it (`at`, `op`, or -1) the last again, just before emit_op, so that the
+ * fused op about to be emitted keeps it as its predecessor. */
+static void keep_before(compiler *c, int64_t at, tw__iop op) {
+  c->last_at = at;
+  c->last_iop = op;
 }
 
 /* True when the last instruction is `op` and nothing follows it. */
@@ -611,12 +621,11 @@ static bool try_or_shifts(compiler *c) {
     return false;
   if (c->words[c->last_at + 3] == T(c, top - 1))
     return false; /* the second read the first's result: keep the order */
-  int64_t before_at = c->prev2_at; /* e.g. the load of a shifted word */
-  tw__iop before_iop = c->prev2_iop;
+  int64_t before_at = c->prev2_at; /* e.g. the load of a shifted word, */
+  tw__iop before_iop = c->prev2_iop; /* for try_store_funnel */
   erase_from(c, c->prev_at);
   c->h -= 2;
-  c->last_at = before_at; /* the funnel op's prev_at, for try_store_funnel */
-  c->last_iop = before_iop;
+  keep_before(c, before_at, before_iop);
   emit_op(c, TW_IOP_i32_or_shl_shr);
   emit_dst(c);
   emit(c, a);
@@ -741,26 +750,36 @@ static void do_br_if(compiler *c, uint32_t depth) {
       c->words[c->last_at + 2] == c->stack[c->h - 1]) {
     /* a counter stepped and tested for zero: one dispatch, with the two
      * pointer bumps before it when there are (an unrolled loop's tail) */
-    uint32_t ops[15], nops = 3, nrun = 0;
+    uint32_t ops[15], nops = 3, nrun = 0, nadd = 0;
     int64_t from = c->last_at;
     if (c->prev_at >= 0 && c->prev_iop == TW_IOP_i32_add_imm2 &&
         c->prev_at + 8 == c->last_at) {
       from = c->prev_at;
       nops = 9;
     }
-    /* and a byte run just before: a copy loop's whole body in one op */
-    if (c->mv_at >= 0 && c->mv_op == TW_IOP_move1_run && c->mv_end == (size_t)from)
+    /* and a byte run just before: a copy loop's whole body in one op,
+     * with the two address sums before it when there are */
+    if (c->mv_at >= 0 && c->mv_op == TW_IOP_move1_run && c->mv_end == (size_t)from) {
       nrun = 6;
-    memcpy(ops, c->words + c->mv_at + 2, nrun * sizeof *ops);
-    memcpy(ops + nrun, c->words + from + 2, (nops - 3) * sizeof *ops);
-    memcpy(ops + nrun + nops - 3, c->words + c->last_at + 2, 3 * sizeof *ops);
-    c->n = (size_t)(nrun ? c->mv_at : from);
+      from = c->mv_at;
+      if (nops == 3 && c->mv_prev_at >= 0 && c->mv_prev_iop == TW_IOP_i32_add2 &&
+          c->mv_prev_at + 8 == c->mv_at)
+        from = c->mv_prev_at, nadd = 6;
+    }
+    /* operands in instruction order: [add2] [run] [add_imm2] add_imm */
+    memcpy(ops, c->words + from + 2, nadd * sizeof *ops);
+    memcpy(ops + nadd, c->words + c->mv_at + 2, nrun * sizeof *ops);
+    if (nops == 9) /* the add_imm2 just before the add_imm */
+      memcpy(ops + nadd + nrun, c->words + c->last_at - 6, 6 * sizeof *ops);
+    memcpy(ops + nadd + nrun + nops - 3, c->words + c->last_at + 2, 3 * sizeof *ops);
+    c->n = (size_t)from;
     forget(c);
     c->h--;
-    static const tw__iop fused[2][2] = {
+    static const tw__iop fused[3][2] = {
         {TW_IOP_br_i32_add_imm_nez, TW_IOP_br_i32_add_imm3_nez},
-        {TW_IOP_move1_run_br_add_nez, TW_IOP_move1_run_br_add3_nez}};
-    emit_jump(c, l, fused[nrun != 0][nops == 9], ops, nrun + nops);
+        {TW_IOP_move1_run_br_add_nez, TW_IOP_move1_run_br_add3_nez},
+        {TW_IOP_i32_add2_move1_run_br_add_nez, TW_IOP_COUNT}};
+    emit_jump(c, l, fused[(nrun + nadd) / 6][nops == 9], ops, nadd + nrun + nops);
     return;
   }
   uint32_t cond = pop(c);
@@ -1002,11 +1021,16 @@ static bool try_move(compiler *c, uint8_t wop, uint32_t offset) {
     e.d = c->vbase[top - 1];
     e.kd = (uint32_t)c->kval[top - 1];
   }
+  int64_t before_at = c->prev_at; /* e.g. the address sums of a loop */
+  tw__iop before_iop = c->prev_iop;
   erase_from(c, at);
   c->h -= 2;
   if (extend_move_run(c, width, e)) return true;
   c->mv_op = e.kd || e.ks ? moves_pa[width] : moves[width];
+  keep_before(c, before_at, before_iop);
   c->mv_at = (int64_t)emit_op(c, c->mv_op);
+  c->mv_prev_at = c->prev_at;
+  c->mv_prev_iop = c->prev_iop;
   emit(c, e.d);
   emit(c, e.kd);
   emit(c, e.s);

@@ -311,18 +311,18 @@ static void host_failure(tw_status st, tw_error *err) {
     NEXT(6);                                                                \
   }                                                                         \
   OP(id##_run) {                                                            \
-    MOVE_RUN(CT);                                                           \
+    MOVE_RUN(CT, 2);                                                        \
     NEXT(8);                                                                \
   }
-/* The moves of a _run op (operands at pc[2..7]). */
-#define MOVE_RUN(CT)                                                        \
+/* The moves of a _run op, operands d kd s ks n step from pc[o]. */
+#define MOVE_RUN(CT, o)                                                     \
   do {                                                                      \
-    uint32_t d_ = G_u32(2), kd_ = pc[3], s_ = G_u32(4), ks_ = pc[5];        \
-    uint32_t step_ = pc[7];                                                 \
-    if (run_as_block(mem, inst->memory0->size, d_ + kd_, s_ + ks_, pc[6],   \
+    uint32_t d_ = G_u32(o), kd_ = pc[(o) + 1], s_ = G_u32((o) + 2);         \
+    uint32_t ks_ = pc[(o) + 3], n_ = pc[(o) + 4], step_ = pc[(o) + 5];      \
+    if (run_as_block(mem, inst->memory0->size, d_ + kd_, s_ + ks_, n_,      \
                      sizeof(CT), step_))                                    \
       break;                                                                \
-    for (uint32_t n_ = pc[6]; n_ > 0; n_--, kd_ += step_, ks_ += step_) {   \
+    for (; n_ > 0; n_--, kd_ += step_, ks_ += step_) {                      \
       CT v;                                                                 \
       memcpy(&v, mem + (uint32_t)(s_ + ks_), sizeof v);                     \
       memcpy(mem + (uint32_t)(d_ + kd_), &v, sizeof v);                     \
@@ -330,6 +330,13 @@ static void host_failure(tw_status st, tw_error *err) {
       /* would fault on a wide store and leave the earlier moves undone */  \
       __asm__ volatile("" ::: "memory");                                    \
     }                                                                       \
+  } while (0)
+/* i32_add2 with its operands from pc[o] */
+#define ADD2(o)                                                             \
+  do {                                                                      \
+    P_u32(o, G_u32((o) + 1) + G_u32((o) + 2));                              \
+    /* after the first: it may read its result */                           \
+    P_u32((o) + 3, G_u32((o) + 4) + G_u32((o) + 5));                        \
   } while (0)
 /* br_i32_add_imm_nez with its operands from pc[o], `len` words in all;
  * _ADD3: br_i32_add_imm3_nez's. */
@@ -1038,19 +1045,23 @@ dispatch : {
     NEXT(8);
   }
   OP(i32_add2) {
-    P_u32(2, G_u32(3) + G_u32(4));
-    P_u32(5, G_u32(6) + G_u32(7)); /* after the first: it may read its result */
+    ADD2(2);
     NEXT(8);
   }
   OP(br_i32_add_imm_nez) BR_ADD_NEZ(2, 6);
   OP(br_i32_add_imm3_nez) BR_ADD3_NEZ(2, 12);
   OP(move1_run_br_add_nez) {
-    MOVE_RUN(uint8_t);
+    MOVE_RUN(uint8_t, 2);
     BR_ADD_NEZ(8, 12);
   }
   OP(move1_run_br_add3_nez) {
-    MOVE_RUN(uint8_t);
+    MOVE_RUN(uint8_t, 2);
     BR_ADD3_NEZ(8, 18);
+  }
+  OP(i32_add2_move1_run_br_add_nez) {
+    ADD2(2);
+    MOVE_RUN(uint8_t, 8);
+    BR_ADD_NEZ(14, 18);
   }
   OP(i32_add_shl) {
     P_u32(2, G_u32(3) + (G_u32(4) << (pc[5] & 31)));

@@ -347,7 +347,7 @@ TEST(byte_copy_loops_run_as_one_op) {
   fix f;
   ASSERT(fix_open(&f));
   ASSERT_CONTAINS(f.code, "move1_run_br_add3_nez"); /* fwd8 */
-  ASSERT_CONTAINS(f.code, "move1_run_br_add_nez "); /* bwd_tail4 */
+  ASSERT_CONTAINS(f.code, "i32_add2_move1_run_br_add_nez"); /* bwd_tail4 */
   ASSERT(copy_agrees(&f, "bwd_tail4", 3000, 100, 64, 1, 4));
   ASSERT(copy_agrees(&f, "bwd_tail4", 1001, 1000, 64, 1, 4));
   ASSERT(copy_agrees(&f, "bwd_tail4", 1000, 1003, 64, 1, 4));
