@@ -95,7 +95,9 @@
  * inverse negates the result (for `if`, which branches when false);
  * swapped exchanges the operands (for a constant on the left).
  * Generated ops: br_<id> (a b off), br_<id>_imm (a imm off), <id>_imm
- * (dst a imm).  Float comparisons are left out: NaN makes them
+ * (dst a imm), and br_<id>_step / br_<id>_imm_step (d s k, then br_<id>'s
+ * or br_<id>_imm's operands): d = s + k (i32) before the compare and
+ * branch, a loop's counter stepped and tested.  Float comparisons are left out: NaN makes them
  * non-invertible. */
 #define TW_FUSE_CMPS(X)                                                     \
   X(i32_eq, u32, ==, i32_ne, i32_eq)                                        \
@@ -171,7 +173,8 @@ typedef enum tw__iop {
 #define TW__WK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__E, id)
 #define TW__WP(byte, id, text, kind, a, b, r, al) TW__IOPPA_IF_##kind(TW__E, id)
 #define TW__C(id, t, op, inv, swp) TW_IOP_br_##id, TW_IOP_br_##id##_imm, \
-                                  TW_IOP_##id##_imm,
+                                  TW_IOP_##id##_imm, TW_IOP_br_##id##_step, \
+                                  TW_IOP_br_##id##_imm_step,
 #define TW__A(id, t, expr, comm) TW_IOP_##id##_imm,
   TW_IOPS_CONTROL(TW__E2)
   TW_WASM_OPS(TW__W)

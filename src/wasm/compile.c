@@ -479,12 +479,13 @@ typedef struct cmp_info {
   bool ok;
   uint8_t swapped;      /* wasm opcode with the operands exchanged */
   uint8_t inverse;      /* wasm opcode of the negated comparison */
-  uint16_t value, br, br_imm, imm, inv_br, inv_br_imm;
+  uint16_t value, br, br_imm, imm, inv_br, inv_br_imm, br_step, br_imm_step;
 } cmp_info;
 #define TW__C(id, t, op, inv, swp)                                          \
   [TW_OP_##id] = {true, TW_OP_##swp, TW_OP_##inv, TW_IOP_##id,              \
                   TW_IOP_br_##id, TW_IOP_br_##id##_imm, TW_IOP_##id##_imm,  \
-                  TW_IOP_br_##inv, TW_IOP_br_##inv##_imm},
+                  TW_IOP_br_##inv, TW_IOP_br_##inv##_imm,                   \
+                  TW_IOP_br_##id##_step, TW_IOP_br_##id##_imm_step},
 static const cmp_info cmps[256] = {TW_FUSE_CMPS(TW__C)};
 #undef TW__C
 
@@ -741,8 +742,21 @@ static void do_br_if(compiler *c, uint32_t depth) {
   bool copies = branch_needs_copies(c, l);
   c->h++;
   if (!copies && fusable_cond(c)) {
-    uint32_t ops[2], nops;
-    tw__iop op = take_fused_cond(c, false, ops, &nops);
+    /* a counter stepped just before the comparison (i++; i != n): the
+     * step goes into the compare-and-branch */
+    uint32_t ops[5], nops;
+    int64_t step_at = c->prev_at;
+    bool step = step_at >= 0 && c->prev_iop == TW_IOP_i32_add_imm &&
+                step_at + 5 == c->fuse_at && c->fuse_op != TW_OP_i32_eqz;
+    if (step) memcpy(ops, c->words + step_at + 2, 3 * sizeof *ops); /* d s k */
+    bool imm = c->fuse_imm;
+    const cmp_info *ci = &cmps[c->fuse_op];
+    tw__iop op = take_fused_cond(c, false, ops + (step ? 3 : 0), &nops);
+    if (step) {
+      c->n = (size_t)step_at;
+      op = imm ? ci->br_imm_step : ci->br_step;
+      nops += 3;
+    }
     emit_jump(c, l, op, ops, nops);
     return;
   }

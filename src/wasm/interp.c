@@ -581,7 +581,8 @@ __attribute__((noinline)) static tw_status run(tw_store_t *s, tw_func_t *f,
 #define TW__L(id) [TW_IOP_##id] = &&L_##id,
 #define TW__W(byte, id, text, kind, a, b, r, al) TW__IOP_IF_##kind(TW__L, id)
 #define TW__C(id, t, op, inv, swp)                                          \
-  TW__L(br_##id) TW__L(br_##id##_imm) TW__L(id##_imm)
+  TW__L(br_##id) TW__L(br_##id##_imm) TW__L(id##_imm) TW__L(br_##id##_step) \
+  TW__L(br_##id##_imm_step)
 #define TW__A(id, t, expr, comm) TW__L(id##_imm)
 #define TW__L2(id, n) TW__L(id)
       TW_IOPS_CONTROL(TW__L2) TW_WASM_OPS(TW__W) TW_WASM_FC_OPS(TW__W)
@@ -1090,6 +1091,16 @@ dispatch : {
   OP(id##_imm) {                                                            \
     P_u32(2, G_##T(3) op (T##_t)(int32_t)pc[4]);                            \
     NEXT(5);                                                                \
+  }                                                                         \
+  OP(br_##id##_step) {                                                      \
+    P_u32(2, G_u32(3) + pc[4]);                                             \
+    if (G_##T(5) op G_##T(6)) BRANCH(pc[7]);                                \
+    NEXT(8);                                                                \
+  }                                                                         \
+  OP(br_##id##_imm_step) {                                                  \
+    P_u32(2, G_u32(3) + pc[4]);                                             \
+    if (G_##T(5) op (T##_t)(int32_t)pc[6]) BRANCH(pc[7]);                   \
+    NEXT(8);                                                                \
   }
   TW_FUSE_CMPS(TW__C)
 #undef TW__C

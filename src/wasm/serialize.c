@@ -52,7 +52,8 @@ static uint32_t build_id(void) {
 #define TW__NWI_STORE(id, n) [TW_IOP_##id] = n,
 #define TW__NWI_CTRL(id, n)
 #define TW__NC(id, t, op, inv, swp)                                          \
-  [TW_IOP_br_##id] = 3, [TW_IOP_br_##id##_imm] = 3, [TW_IOP_##id##_imm] = 3,
+  [TW_IOP_br_##id] = 3, [TW_IOP_br_##id##_imm] = 3, [TW_IOP_##id##_imm] = 3,   \
+  [TW_IOP_br_##id##_step] = 6, [TW_IOP_br_##id##_imm_step] = 6,
 #define TW__NA(id, t, expr, comm) [TW_IOP_##id##_imm] = 3,
 #define TW__NK1(id) [TW_IOP_##id] = 2,
 #define TW__NK(byte, id, text, kind, a, b, r, al) TW__IOPK_IF_##kind(TW__NK1, id)

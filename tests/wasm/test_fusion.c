@@ -205,6 +205,19 @@ static char *module_text(void) {
       "    (if (i32.lt_s (local.get $a) (local.get $b))\n"
       "      (then (return (i32.mul (local.get $a) (local.get $b)))))\n"
       "    (select (local.get $b) (local.get $a) (i32.and (local.get $a) (i32.const 1))))\n"
+      /* counters stepped, then compared with a slot or a constant */
+      "  (func (export \"sum_to\") (param $n i32) (result i32) (local $i i32) (local $s i32)\n"
+      "    (loop $l\n"
+      "      (local.set $s (i32.add (local.get $s) (local.get $i)))\n"
+      "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+      "      (br_if $l (i32.ne (local.get $i) (local.get $n))))\n"
+      "    (i32.add (i32.mul (local.get $s) (i32.const 1000)) (local.get $i)))\n"
+      "  (func (export \"down_s\") (param $i i32) (result i32) (local $k i32)\n"
+      "    (loop $l\n"
+      "      (local.set $k (i32.or (i32.shl (local.get $k) (i32.const 1)) (i32.const 1)))\n"
+      "      (local.set $i (i32.add (local.get $i) (i32.const -3)))\n"
+      "      (br_if $l (i32.gt_s (local.get $i) (i32.const -10))))\n"
+      "    (i32.add (i32.mul (local.get $k) (i32.const 1000)) (local.get $i)))\n"
       "  (func (export \"self_step\") (param $p i32) (result i32)\n"
       "    local.get $p  i32.const 1  i32.add  local.set $p\n"
       "    local.get $p  i32.const 1  i32.add  local.tee $p\n"
@@ -579,6 +592,30 @@ TEST(copies_in_a_row_pair_up_in_order) {
     }
     ASSERT_EQ_INT(call(&f, "rotate", &n, 1, &r), TW_OK);
     ASSERT_EQ_INT(r, a * 10000 + b * 100 + c);
+  }
+  fix_close(&f);
+}
+
+/* The step before a compare-and-branch joins it: the compare sees the
+ * stepped counter, and so does the code after the loop. */
+TEST(stepped_counters_fuse_with_their_branch) {
+  fix f;
+  ASSERT(fix_open(&f));
+  ASSERT_CONTAINS(f.code, "br_i32_ne_step");
+  ASSERT_CONTAINS(f.code, "br_i32_gt_s_imm_step");
+  static const int32_t ns[] = {1, 2, 5, 100};
+  for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+    int32_t n = ns[i], r;
+    ASSERT_EQ_INT(call(&f, "sum_to", &n, 1, &r), TW_OK);
+    ASSERT_EQ_INT(r, n * (n - 1) / 2 * 1000 + n);
+  }
+  /* signed: from 5 down by 3 while > -10: 2 -1 -4 -7 -10, five turns
+   * (k = 0b11111); from -20 or -9, one */
+  static const int32_t starts[][3] = {{5, 31, -10}, {-20, 1, -23}, {-9, 1, -12}};
+  for (size_t i = 0; i < sizeof starts / sizeof *starts; i++) {
+    int32_t a = starts[i][0], r;
+    ASSERT_EQ_INT(call(&f, "down_s", &a, 1, &r), TW_OK);
+    ASSERT_EQ_INT(r, starts[i][1] * 1000 + starts[i][2]);
   }
   fix_close(&f);
 }
