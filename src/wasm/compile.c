@@ -49,10 +49,22 @@ typedef struct ctrl {
  * the entry's own home temp, so nothing above it can overwrite it. */
 #define ADD_SLOT (UINT32_MAX - 1)
 
+/* Constants that code inside a loop reads as operands live in frame
+ * slots written once on entry (the pool, between the locals and the
+ * temps), so the loop pays no dispatch to re-create them each turn: an
+ * FNV prime or an f64 time step.  The first compile of a function finds
+ * them; when it found any, a second lays them out.  Bounded so that a
+ * function's entry never pays much for constants its loops may not use. */
+#define POOL_MAX 16
+
 typedef struct compiler {
   const tw__module *m;
   const tw_module_t *mod;
   uint32_t nlocals;
+  uint32_t base;          /* first temp: nlocals + npool */
+  uint64_t pool[POOL_MAX];
+  uint32_t npool;
+  bool pool_laid_out;     /* second compile: pool slots are in place */
   uint32_t *words;
   size_t n, cap;
   uint32_t *stack; /* slot per operand stack position, or CONST_SLOT */
@@ -182,7 +194,7 @@ static bool last_is(const compiler *c, tw__iop op, uint32_t len) {
 }
 
 static inline uint32_t T(const compiler *c, uint32_t pos) {
-  return c->nlocals + pos;
+  return c->base + pos;
 }
 
 /* ---- operand stack --------------------------------------------------- */
@@ -236,9 +248,35 @@ static void emit_const_to(compiler *c, uint32_t dst, uint64_t v) {
 
 static void materialise(compiler *c, uint32_t pos);
 
-/* Pops the top entry as a slot (a virtual one is first put in its temp). */
+static bool in_loop(const compiler *c) {
+  for (uint32_t i = c->nctrl; i-- > 0;)
+    if (c->ctrls[i].kind == CT_LOOP) return true;
+  return false;
+}
+
+/* The pool slot holding constant v, or CONST_SLOT when it has none (yet):
+ * the first compile records the constants read in loops.  Once laid out,
+ * a pooled constant is read from the pool outside loops too. */
+static uint32_t pool_slot(compiler *c, uint64_t v) {
+  for (uint32_t i = 0; i < c->npool; i++)
+    if (c->pool[i] == v) return c->pool_laid_out ? c->nlocals + i : CONST_SLOT;
+  if (!c->pool_laid_out && c->npool < POOL_MAX && in_loop(c))
+    c->pool[c->npool++] = v;
+  return CONST_SLOT;
+}
+
+/* Pops the top entry as a slot (a virtual one is first put in its temp,
+ * a constant comes from the pool when it is there). */
 static uint32_t pop(compiler *c) {
-  if (!is_slot(c, c->h - 1)) materialise(c, c->h - 1);
+  uint32_t top = c->h - 1;
+  if (is_const(c, top)) {
+    uint32_t s = pool_slot(c, c->kval[top]);
+    if (s != CONST_SLOT) {
+      c->h--;
+      return s;
+    }
+  }
+  if (!is_slot(c, top)) materialise(c, top);
   return c->stack[--c->h];
 }
 
@@ -312,7 +350,7 @@ static void materialise_local(compiler *c, uint32_t local, uint32_t below) {
  * that a later push could overwrite. */
 static void push_add(compiler *c, uint32_t a, uint32_t k) {
   uint32_t home = T(c, c->h);
-  if (a >= c->nlocals && a != home) {
+  if (a >= c->base && a != home) {
     emit_add_imm(c, home, a, k);
     push(c);
     c->last_dst_pos = c->h - 1;
@@ -1373,7 +1411,7 @@ static bool live_instr(compiler *c, tw__reader *r, uint8_t op) {
       tw__read_u32(r, &y);
       do_call(c, x, true, y);
       return false;
-    case TW_OP_drop: pop(c); return false;
+    case TW_OP_drop: c->h--; return false; /* nothing virtual needs computing */
     case TW_OP_select_t:
       tw__read_u32(r, &x);
       for (uint32_t i = 0; i < x; i++) tw__read_u8(r, (uint8_t *)&y);
@@ -1456,10 +1494,10 @@ static bool live_instr(compiler *c, tw__reader *r, uint8_t op) {
   }
 }
 
-static tw_status compile_body(compiler *c, const tw__body *body,
-                              const tw__functype *type, tw__code **out,
-                              tw_error *err) {
-  c->nlocals = type->nparams + body->nlocals;
+/* One compile of a body into c->words; false when out of memory. */
+static bool compile_pass(compiler *c, const tw__body *body,
+                         const tw__functype *type) {
+  c->base = c->nlocals + (c->pool_laid_out ? c->npool : 0);
   c->n = 0;
   c->h = c->max_h = 0;
   c->nctrl = 0;
@@ -1469,6 +1507,11 @@ static tw_status compile_body(compiler *c, const tw__body *body,
   c->add_low = UINT32_MAX;
   forget(c);
   c->oom = false;
+  if (c->pool_laid_out) {
+    for (uint32_t i = 0; i < c->npool; i++)
+      emit_const_to(c, c->nlocals + i, c->pool[i]);
+    forget(c);
+  }
   push_ctrl(c, CT_FUNC, (blocktype){0, type->nresults});
   tw__reader r = {body->code, body->code + body->code_len, body->code,
                   body->offset};
@@ -1477,12 +1520,24 @@ static tw_status compile_body(compiler *c, const tw__body *body,
     uint8_t op = *r.p++;
     done = c->dead ? dead_instr(c, &r, op) : live_instr(c, &r, op);
   }
-  tw__code *code = calloc(1, sizeof *code);
-  if (c->oom || !code) {
-    free(code);
+  return !c->oom;
+}
+
+static tw_status compile_body(compiler *c, const tw__body *body,
+                              const tw__functype *type, tw__code **out,
+                              tw_error *err) {
+  c->nlocals = type->nparams + body->nlocals;
+  c->npool = 0;
+  c->pool_laid_out = false;
+  bool ok = compile_pass(c, body, type);
+  if (ok && c->npool) {
+    c->pool_laid_out = true;
+    ok = compile_pass(c, body, type);
+  }
+  tw__code *code = ok ? calloc(1, sizeof *code) : NULL;
+  if (!code)
     return tw__error_set(err, TW_NOMEM, body->offset,
                          "out of memory compiling function");
-  }
   code->words = malloc((c->n ? c->n : 1) * sizeof(uint32_t));
   if (!code->words) {
     free(code);
@@ -1495,7 +1550,7 @@ static tw_status compile_body(compiler *c, const tw__body *body,
   code->nresults = type->nresults;
   code->nlocals = c->nlocals;
   /* results may exceed params+locals+stack when a function has none */
-  uint32_t fs = c->nlocals + c->max_h;
+  uint32_t fs = c->base + c->max_h;
   code->frame_size = (fs > type->nresults ? fs : type->nresults) + 1;
   *out = code;
   return TW_OK;

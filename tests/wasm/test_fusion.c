@@ -218,6 +218,46 @@ static char *module_text(void) {
       "      (local.set $i (i32.add (local.get $i) (i32.const -3)))\n"
       "      (br_if $l (i32.gt_s (local.get $i) (i32.const -10))))\n"
       "    (i32.add (i32.mul (local.get $k) (i32.const 1000)) (local.get $i)))\n"
+      /* constants read in loops: FNV-1a's 64-bit prime, an f64 step, and
+       * more distinct ones than the pool holds */
+      "  (func (export \"fnv\") (param $p i32) (param $n i32) (result i64) (local $h i64)\n"
+      "    (local.set $h (i64.const 0xcbf29ce484222325))\n"
+      "    (block $done\n"
+      "      (br_if $done (i32.eqz (local.get $n)))\n"
+      "      (loop $l\n"
+      "        (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load8_u (local.get $p)))\n"
+      "                               (i64.const 0x100000001b3)))\n"
+      "        (local.set $p (i32.add (local.get $p) (i32.const 1)))\n"
+      "        (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))\n"
+      "    (local.get $h))\n"
+      "  (func (export \"f64_steps\") (param $n i32) (result f64) (local $x f64)\n"
+      "    (loop $l\n"
+      "      (local.set $x (f64.add (f64.mul (local.get $x) (f64.const 0.5)) (f64.const 0.01)))\n"
+      "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))\n"
+      "    (f64.add (local.get $x) (f64.const 0.01)))\n"
+      "  (func (export \"many_consts\") (param $n i32) (result i64) (local $h i64)\n"
+      "    (loop $l\n"
+      "      (local.set $h (i64.add (local.get $h) (i64.const 0x100000001)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x200000005)) (i64.const 2)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x300000007)) (i64.const 3)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x400000009)) (i64.const 4)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x50000000b)) (i64.const 5)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x60000000d)) (i64.const 6)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x70000000f)) (i64.const 7)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x800000011)) (i64.const 8)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x900000013)) (i64.const 9)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0xa00000015)) (i64.const 10)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0xb00000017)) (i64.const 11)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0xc00000019)) (i64.const 12)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0xd0000001b)) (i64.const 13)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0xe0000001d)) (i64.const 14)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0xf0000001f)) (i64.const 15)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x1000000021)) (i64.const 16)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x1100000023)) (i64.const 17)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x1200000025)) (i64.const 18)))\n"
+      "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x1300000027)) (i64.const 19)))\n"
+      "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))\n"
+      "    (local.get $h))\n"
       "  (func (export \"self_step\") (param $p i32) (result i32)\n"
       "    local.get $p  i32.const 1  i32.add  local.set $p\n"
       "    local.get $p  i32.const 1  i32.add  local.tee $p\n"
@@ -636,6 +676,82 @@ TEST(results_computed_into_the_return_slot) {
       ASSERT_EQ_INT(r, a < b ? (int32_t)((uint32_t)a * (uint32_t)b)
                              : ((a & 1) ? b : a));
     }
+  fix_close(&f);
+}
+
+/* The compiled code of export `name`, printed (caller frees). */
+static char *dump_of(fix *f, const char *name) {
+  const tw__module *m = &f->m->m;
+  for (uint32_t i = 0; i < m->nexports; i++) {
+    const tw__export *e = &m->exports[i];
+    if (e->kind != 0 || strlen(name) != e->name_len ||
+        memcmp(e->name, name, e->name_len) != 0)
+      continue;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&out, &len);
+    if (!fp) return NULL;
+    tw__code_dump(fp, m->bodies[e->index - m->nfunc_imports].compiled);
+    fclose(fp);
+    return out;
+  }
+  return NULL;
+}
+
+/* 1 when every const64 of the printed code comes before its first branch:
+ * the loop reads its wide constants from the pool, written on entry. */
+static int consts_before_branches(const char *code) {
+  const char *k = NULL, *b = NULL;
+  for (const char *p = code; (p = strstr(p, "const64")); p++) k = p;
+  b = strstr(code, "  br");
+  return k && b && k < b;
+}
+
+static tw_val call1(fix *f, const char *name, tw_val *args, size_t n) {
+  tw_val r;
+  memset(&r, 0, sizeof r);
+  if (tw_func_call(f->v.store, func(f->inst, name), args, n, &r, 1,
+                   &f->v.err) != TW_OK)
+    r.of.i64 = -1;
+  return r;
+}
+
+TEST(loop_constants_come_from_the_pool) {
+  fix f;
+  ASSERT(fix_open(&f));
+  char *code = dump_of(&f, "fnv");
+  ASSERT(code != NULL);
+  ASSERT(consts_before_branches(code));
+  free(code);
+  code = dump_of(&f, "f64_steps");
+  ASSERT(code != NULL);
+  ASSERT(consts_before_branches(code));
+  free(code);
+  fill_pattern(f.mem, 65536);
+  static const int32_t lens[] = {0, 1, 7, 4096};
+  for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (int32_t j = 0; j < lens[i]; j++) h = (h ^ f.mem[100 + j]) * 0x100000001b3u;
+    tw_val a[2] = {tw_val_i32(100), tw_val_i32(lens[i])};
+    ASSERT_EQ_U64((uint64_t)call1(&f, "fnv", a, 2).of.i64, h);
+  }
+  for (int32_t n = 1; n <= 9; n += 4) {
+    double x = 0;
+    for (int32_t j = 0; j < n; j++) x = x * 0.5 + 0.01;
+    tw_val a = tw_val_i32(n);
+    ASSERT(tw_val_as_f64(call1(&f, "f64_steps", &a, 1)) == x + 0.01);
+  }
+  /* 37 distinct constants in one loop: the first 16 pooled, the rest
+   * created where they are used, all with their values */
+  for (int32_t n = 1; n <= 3; n++) {
+    uint64_t h = 0;
+    for (int32_t j = 0; j < n; j++) {
+      h += 0x100000001u;
+      for (uint64_t k = 2; k < 20; k++) h = (h * ((k << 32) | (2 * k + 1))) ^ k;
+    }
+    tw_val a = tw_val_i32(n);
+    ASSERT_EQ_U64((uint64_t)call1(&f, "many_consts", &a, 1).of.i64, h);
+  }
   fix_close(&f);
 }
 
