@@ -471,6 +471,15 @@ TEST(trap_inside_a_run_leaves_earlier_moves_done) {
   ASSERT_EQ_INT(f.mem[65531], 0); /* nothing before the destination */
   /* the instance still runs */
   ASSERT(copy_agrees(&f, "fwd8", 1000, 5000, 8, 1, 0));
+  /* downwards from the top of a group at d = -1: bytes 2, 1, 0, then
+   * address 2^32 - 1 traps */
+  fill_pattern(f.mem, 65536);
+  memset(f.mem, 0, 4);
+  int32_t down[3] = {-1, 100, 4};
+  ASSERT_EQ_INT(call(&f, "bwd4", down, 3, NULL), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  for (int i = 0; i < 3; i++) ASSERT_EQ_INT(f.mem[i], f.mem[101 + i]);
+  ASSERT_EQ_INT(f.mem[3], 0);
   fix_close(&f);
 }
 
