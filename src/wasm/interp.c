@@ -532,28 +532,38 @@ static int segment_oob(uint64_t start, uint64_t n, uint64_t size) {
   return start + n > size;
 }
 
-/* A move run done as one block copy, when that cannot be told apart from
- * its moves one by one: steps of exactly the width, every byte in bounds
- * (else the moves run one by one and trap where the wasm would), and no
- * move reading what an earlier one of the run wrote.  d and s are the
- * first move's addresses.  False: nothing was done. */
+/* Where a run of n moves of `width` bytes, steps of `step` from first
+ * moves at d and s, lies as two blocks (*lo_d, *lo_s; `bytes` long), when
+ * it can be done as one block move without being told apart from its
+ * moves one by one: steps of exactly the width, every byte in bounds (else
+ * the moves run one by one and trap where the wasm would), and no move
+ * reading what an earlier one of the run wrote. */
+static inline bool run_span(uint64_t size, uint32_t d, uint32_t s,
+                            uint64_t bytes, uint32_t width, uint32_t step,
+                            uint64_t *lo_d, uint64_t *lo_s) {
+  *lo_d = d, *lo_s = s;
+  if (step == 0u - width) { /* downwards: the block starts at the last move */
+    *lo_d = (uint64_t)d + width - bytes;
+    *lo_s = (uint64_t)s + width - bytes;
+    if ((uint64_t)d + width < bytes || (uint64_t)s + width < bytes ||
+        (*lo_d < *lo_s && *lo_d + bytes > *lo_s))
+      return false;
+  } else if (step != width || (*lo_d > *lo_s && *lo_s + bytes > *lo_d)) {
+    return false;
+  }
+  return *lo_d + bytes <= size && *lo_s + bytes <= size;
+}
+
+/* A move run of 4..16 bytes done as two overlapping words, both read
+ * before either is written, when run_span allows.  False: nothing was
+ * done. */
 static inline bool run_as_block(uint8_t *mem, uint64_t size, uint32_t d,
                                 uint32_t s, uint32_t n, uint32_t width,
                                 uint32_t step) {
-  uint64_t bytes = (uint64_t)n * width;
-  uint64_t lo_d = d, lo_s = s;
-  if (step == 0u - width) { /* downwards: the block starts at the last move */
-    lo_d = (uint64_t)d + width - bytes;
-    lo_s = (uint64_t)s + width - bytes;
-    if ((uint64_t)d + width < bytes || (uint64_t)s + width < bytes ||
-        (lo_d < lo_s && lo_d + bytes > lo_s))
-      return false;
-  } else if (step != width || (lo_d > lo_s && lo_s + bytes > lo_d)) {
+  uint64_t bytes = (uint64_t)n * width, lo_d, lo_s;
+  if (bytes < 4 || bytes > 16 ||
+      !run_span(size, d, s, bytes, width, step, &lo_d, &lo_s))
     return false;
-  }
-  if (bytes < 4 || bytes > 16 || lo_d + bytes > size || lo_s + bytes > size)
-    return false;
-  /* 4..16 bytes: two overlapping words, both read before either write */
   uint8_t *d8 = mem + lo_d;
   const uint8_t *s8 = mem + lo_s;
   if (bytes >= 8) {
@@ -569,6 +579,93 @@ static inline bool run_as_block(uint8_t *mem, uint64_t size, uint32_t d,
     memcpy(d8, &a, 4);
     memcpy(d8 + bytes - 4, &b, 4);
   }
+  return true;
+}
+
+/* ---- byte-copy loops at once ---------------------------------------------
+ * A loop whose whole body is one byte-run op branching to itself (wasi-libc's
+ * memmove byte loops, unrolled by clang) moves one contiguous run of bytes
+ * over all its turns.  When the slots play the roles that make that true,
+ * the turns are counted from the counter, and run_span allows, the loop is
+ * one memmove and the slots are set as its last turn leaves them.  Not with
+ * fuel metering or a pending interrupt, which count turns: the turns then
+ * run one by one.  False: nothing was done. */
+
+/* Turns until `c += kc` first reaches zero, or 0 when that is not a plain
+ * count down (c0 is 0, or not a multiple of the step). */
+static inline uint64_t loop_turns(uint32_t c0, uint32_t kc) {
+  uint32_t m = 0u - kc;
+  if (c0 == 0 || m == 0 || c0 % m != 0) return 0;
+  return c0 / m;
+}
+
+/* The run's T turns of n bytes as one memmove, when run_span allows. */
+static inline bool move_turns(uint8_t *mem, uint64_t size, uint32_t d,
+                              uint32_t s, uint64_t turns, uint32_t n,
+                              uint32_t step) {
+  uint64_t lo_d, lo_s, bytes = turns * n;
+  if (!run_span(size, d, s, bytes, 1, step, &lo_d, &lo_s)) return false;
+  memmove(mem + lo_d, mem + lo_s, bytes);
+  return true;
+}
+
+/* move1_run_br_add3_nez: D kd S ks n step | x1 a1 k1 x2 a2 k2 | c ca kc off
+ * (from pc[2]); both bases bumped by the run's length, a counter stepped
+ * down to zero. */
+static bool copy_loop_bumped(uint64_t *fp, const uint32_t *pc, uint8_t *mem,
+                             uint64_t size) {
+  const uint32_t *w = pc + 2;
+  uint32_t D = w[0], S = w[2], n = w[4], step = w[5], c = w[12];
+  uint32_t len = n * step;
+  if (w[15] != 0 || w[6] != w[7] || w[9] != w[10] || w[12] != w[13] ||
+      D == S || c == D || c == S || (step != 1 && step != 0u - 1))
+    return false;
+  uint32_t kD, kS;
+  if (w[6] == D && w[9] == S) kD = w[8], kS = w[11];
+  else if (w[6] == S && w[9] == D) kD = w[11], kS = w[8];
+  else return false;
+  uint64_t turns = loop_turns((uint32_t)fp[c], w[14]);
+  if (kD != len || kS != len || !turns) return false;
+  uint32_t d0 = (uint32_t)fp[D], s0 = (uint32_t)fp[S];
+  if (!move_turns(mem, size, d0 + w[1], s0 + w[3], turns, n, step))
+    return false;
+  fp[D] = (uint32_t)(d0 + turns * len);
+  fp[S] = (uint32_t)(s0 + turns * len);
+  fp[c] = 0;
+  return true;
+}
+
+/* The base that slot x is the sum of with counter c (x = a + b, one of
+ * them c), or UINT32_MAX. */
+static inline uint32_t indexed_base(uint32_t a, uint32_t b, uint32_t c) {
+  return a == c ? b : b == c ? a : UINT32_MAX;
+}
+
+/* i32_add2_move1_run_br_add_nez: x1 a1 b1 x2 a2 b2 | D kd S ks n step |
+ * c ca kc off (from pc[2]); the bases are sums of fixed slots and the
+ * counter, which steps by the run's length. */
+static bool copy_loop_indexed(uint64_t *fp, const uint32_t *pc, uint8_t *mem,
+                              uint64_t size) {
+  const uint32_t *w = pc + 2;
+  uint32_t x1 = w[0], x2 = w[3], D = w[6], S = w[8], n = w[10];
+  uint32_t step = w[11], c = w[12], kc = w[14];
+  uint32_t b1 = indexed_base(w[1], w[2], c), b2 = indexed_base(w[4], w[5], c);
+  if (w[15] != 0 || w[13] != c || x1 == x2 || !((D == x1 && S == x2) ||
+      (D == x2 && S == x1)) || c == x1 || c == x2 ||
+      (step != 1 && step != 0u - 1) || kc != n * step ||
+      b1 == UINT32_MAX || b2 == UINT32_MAX || b1 == x1 || b1 == x2 ||
+      b2 == x1 || b2 == x2 || b1 == c || b2 == c)
+    return false;
+  uint32_t c0 = (uint32_t)fp[c];
+  uint64_t turns = loop_turns(c0, kc);
+  if (!turns) return false;
+  uint32_t B1 = (uint32_t)fp[b1], B2 = (uint32_t)fp[b2];
+  uint32_t d0 = (D == x1 ? B1 : B2) + c0, s0 = (D == x1 ? B2 : B1) + c0;
+  if (!move_turns(mem, size, d0 + w[7], s0 + w[9], turns, n, step))
+    return false;
+  fp[x1] = (uint32_t)(B1 - kc); /* the last turn's sums: the counter at */
+  fp[x2] = (uint32_t)(B2 - kc); /* its start was -kc */
+  fp[c] = 0;
   return true;
 }
 
@@ -1056,10 +1153,16 @@ dispatch : {
     BR_ADD_NEZ(8, 12);
   }
   OP(move1_run_br_add3_nez) {
+    if (!atomic_load_explicit(&s->checks, memory_order_relaxed) &&
+        copy_loop_bumped(fp, pc, mem, inst->memory0->size))
+      NEXT(18);
     MOVE_RUN(uint8_t, 2);
     BR_ADD3_NEZ(8, 18);
   }
   OP(i32_add2_move1_run_br_add_nez) {
+    if (!atomic_load_explicit(&s->checks, memory_order_relaxed) &&
+        copy_loop_indexed(fp, pc, mem, inst->memory0->size))
+      NEXT(18);
     ADD2(2);
     MOVE_RUN(uint8_t, 8);
     BR_ADD_NEZ(14, 18);

@@ -52,16 +52,47 @@ static void put_move(text *t, const char *d, const char *s, int k,
         store, d, k, load, s, k);
 }
 
+/* The end state of a copy loop as one i32, for the _end variants: the
+ * slots a loop done at once must leave as its last turn does. */
+#define END_STATE(a, b, n)                                                  \
+  "    (i32.add (i32.add (local.get " a ") (i32.mul (local.get " b ")"      \
+  " (i32.const 3))) (i32.mul (local.get " n ") (i32.const 7))))\n"
+
+/* Forward byte copy, 8 an iteration: memmove's forward path.  With
+ * `end`, it returns END_STATE of d, s, n. */
+static void put_fwd8(text *t, const char *name, int end) {
+  put(t, "  (func (export \"%s\") (param $d i32) (param $s i32) (param $n i32)%s\n"
+         "   (loop $l\n", name, end ? " (result i32)" : "");
+  for (int k = 0; k < 8; k++) put_move(t, "$d", "$s", k, "i32.load8_u", "i32.store8");
+  put(t, "    (local.set $d (i32.add (local.get $d) (i32.const 8)))\n"
+         "    (local.set $s (i32.add (local.get $s) (i32.const 8)))\n"
+         "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 8)))))\n");
+  put(t, "%s", end ? END_STATE("$d", "$s", "$n") : "  )\n");
+}
+
+/* Backward byte copy with the step at the bottom (musl memmove's
+ * backward loop as clang emits it): bases d - 4 and s - 4 plus the
+ * count, 4 bytes top first, then the count stepped and tested.  With
+ * `end`, it returns END_STATE of the two sums and the count. */
+static void put_bwd_tail4(text *t, const char *name, int end) {
+  put(t, "  (func (export \"%s\") (param $d i32) (param $s i32) (param $n i32)%s\n"
+         "   (local $dm i32) (local $sm i32) (local $dp i32) (local $sp i32)\n"
+         "   (local.set $dm (i32.sub (local.get $d) (i32.const 4)))\n"
+         "   (local.set $sm (i32.sub (local.get $s) (i32.const 4)))\n"
+         "   (loop $l\n"
+         "    (local.set $dp (i32.add (local.get $n) (local.get $dm)))\n"
+         "    (local.set $sp (i32.add (local.get $n) (local.get $sm)))\n",
+      name, end ? " (result i32)" : "");
+  for (int k = 3; k >= 0; k--) put_move(t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
+  put(t, "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 4)))))\n");
+  put(t, "%s", end ? END_STATE("$dp", "$sp", "$n") : "  )\n");
+}
+
 static char *module_text(void) {
   text t = {0};
   put(&t, "(module (memory (export \"mem\") 1)\n");
-  /* forward byte copy, 8 an iteration: memmove's forward path */
-  put(&t, "  (func (export \"fwd8\") (param $d i32) (param $s i32) (param $n i32)\n"
-          "   (loop $l\n");
-  for (int k = 0; k < 8; k++) put_move(&t, "$d", "$s", k, "i32.load8_u", "i32.store8");
-  put(&t, "    (local.set $d (i32.add (local.get $d) (i32.const 8)))\n"
-          "    (local.set $s (i32.add (local.get $s) (i32.const 8)))\n"
-          "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 8))))))\n");
+  put_fwd8(&t, "fwd8", 0);
+  put_fwd8(&t, "fwd8_end", 1);
   /* backward byte copy, 4 or 8 an iteration from the top: memmove's
    * other way */
   for (int g = 4; g <= 8; g += 4) {
@@ -74,18 +105,8 @@ static char *module_text(void) {
     for (int k = g - 1; k >= 0; k--) put_move(&t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
     put(&t, "    (br_if $l (local.get $n))))\n");
   }
-  /* backward byte copy with the step at the bottom (musl memmove's
-   * backward loop as clang emits it): bases d - 4 and s - 4 plus the
-   * count, 4 bytes top first, then the count stepped and tested */
-  put(&t, "  (func (export \"bwd_tail4\") (param $d i32) (param $s i32) (param $n i32)\n"
-          "   (local $dm i32) (local $sm i32) (local $dp i32) (local $sp i32)\n"
-          "   (local.set $dm (i32.sub (local.get $d) (i32.const 4)))\n"
-          "   (local.set $sm (i32.sub (local.get $s) (i32.const 4)))\n"
-          "   (loop $l\n"
-          "    (local.set $dp (i32.add (local.get $n) (local.get $dm)))\n"
-          "    (local.set $sp (i32.add (local.get $n) (local.get $sm)))\n");
-  for (int k = 3; k >= 0; k--) put_move(&t, "$dp", "$sp", k, "i32.load8_u", "i32.store8");
-  put(&t, "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 4))))))\n");
+  put_bwd_tail4(&t, "bwd_tail4", 0);
+  put_bwd_tail4(&t, "bwd_tail4_end", 1);
   /* musl memcpy's unaligned loop (source one byte past a word): each
    * word loaded once, each stored word merged from two */
   put(&t, "  (func (export \"merge\") (param $d i32) (param $s i32) (param $n i32)\n"
@@ -329,13 +350,13 @@ static void ref_copy(uint8_t *mem, uint32_t d, uint32_t s, uint32_t n,
 static uint8_t ref[65536];
 
 /* Runs copy `name` on a patterned memory and on the reference; 1 if the
- * whole memory agrees. */
-static int copy_agrees(fix *f, const char *name, uint32_t d, uint32_t s,
-                       uint32_t n, int width, int group) {
+ * whole memory agrees.  With `result`, the copy returns one i32 there. */
+static int copy_run(fix *f, const char *name, uint32_t d, uint32_t s,
+                    uint32_t n, int width, int group, int32_t *result) {
   fill_pattern(f->mem, 65536);
   fill_pattern(ref, sizeof ref);
   int32_t args[3] = {(int32_t)d, (int32_t)s, (int32_t)n};
-  if (call(f, name, args, 3, NULL) != TW_OK) return 0;
+  if (call(f, name, args, 3, result) != TW_OK) return 0;
   if (group) {
     /* bwdG copies G-byte groups from the top down, each group top byte
      * first: mirror it byte by byte */
@@ -346,6 +367,11 @@ static int copy_agrees(fix *f, const char *name, uint32_t d, uint32_t s,
     ref_copy(ref, d, s, n, width);
   }
   return memcmp(f->mem, ref, sizeof ref) == 0;
+}
+
+static int copy_agrees(fix *f, const char *name, uint32_t d, uint32_t s,
+                       uint32_t n, int width, int group) {
+  return copy_run(f, name, d, s, n, width, group, NULL);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -761,6 +787,52 @@ TEST(loop_constants_come_from_the_pool) {
     tw_val a = tw_val_i32(n);
     ASSERT_EQ_U64((uint64_t)call1(&f, "many_consts", &a, 1).of.i64, h);
   }
+  fix_close(&f);
+}
+
+/* A byte-copy loop that is one op branching to itself runs as one memmove
+ * when nothing can tell: same memory, same end state of its slots, as the
+ * turns one by one (which fuel metering forces, since it counts turns);
+ * overlaps that a memmove would not reproduce keep the turns. */
+TEST(copy_loops_done_at_once_end_as_turn_by_turn) {
+  fix f;
+  ASSERT(fix_open(&f));
+  static const struct {
+    const char *name;
+    uint32_t d, s, n;
+    int group;
+  } cases[] = {
+      {"fwd8_end", 3000, 100, 4096, 0},     /* disjoint: at once */
+      {"fwd8_end", 1000, 1005, 64, 0},      /* reads ahead of writes: at once */
+      {"fwd8_end", 1005, 1000, 64, 0},      /* smears: turn by turn */
+      {"fwd8_end", 65536 - 64, 0, 64, 0},   /* up to the last byte */
+      {"bwd_tail4_end", 3000, 100, 4096, 4},
+      {"bwd_tail4_end", 1001, 1000, 64, 4}, /* from the top: at once */
+      {"bwd_tail4_end", 1000, 1003, 64, 4}, /* smears downwards */
+      {"bwd_tail4_end", 4, 8, 4, 4},
+  };
+  for (int fuel = 0; fuel < 2; fuel++) {
+    tw_store_set_fuel(f.v.store, fuel ? 1000000 : UINT64_MAX);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+      uint32_t d = cases[i].d, s = cases[i].s, n = cases[i].n;
+      int32_t end = 0;
+      ASSERT(copy_run(&f, cases[i].name, d, s, n, 1, cases[i].group, &end));
+      /* fwd8 ends with d and s past the bytes and n 0; bwd_tail4 with the
+       * sums of its last turn, the bases themselves */
+      uint32_t want = cases[i].group ? d + 3 * s : (d + n) + 3 * (s + n);
+      ASSERT_EQ_U64((uint32_t)end, want);
+    }
+    if (fuel) /* one unit a back edge: n / 8 - 1 and n / 4 - 1 a call */
+      ASSERT_EQ_U64(1000000 - tw_store_fuel(f.v.store),
+                    (4096 / 8 - 1) + 7 + 7 + 7 + (4096 / 4 - 1) + 15 + 15 + 0);
+  }
+  /* past the end: the turns run and trap where the wasm would, the bytes
+   * below the end moved */
+  fill_pattern(f.mem, 65536);
+  int32_t args[3] = {65536 - 60, 0, 64}, r;
+  ASSERT_EQ_INT(call(&f, "fwd8_end", args, 3, &r), TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  for (int i = 0; i < 60; i++) ASSERT_EQ_INT(f.mem[65536 - 60 + i], (uint8_t)(i * 7 + 3));
   fix_close(&f);
 }
 
