@@ -87,8 +87,19 @@
   X(move1_run_br_add_nez, 10) /* move1_run's 6, then br_i32_add_imm_nez's 4: */\
                         /* a byte-copy loop's body and back edge             */\
   X(move1_run_br_add3_nez, 16) /* move1_run's 6, then br_i32_add_imm3_nez's  */\
-  X(i32_add2_move1_run_br_add_nez, 16) /* i32_add2's 6, then the 10 above:    */
-                        /* a backward copy's address sums too               */
+  X(i32_add2_move1_run_br_add_nez, 16) /* i32_add2's 6, then the 10 above:    */\
+                        /* a backward copy's address sums too               */\
+  /* read-modify-write: a load, one arithmetic op on it, and a store back  */\
+  /* to the same address (c[i][j] += a * b, a global counter's ++)         */\
+  X(f64_add_mem, 3)     /* p x off: mem[p + off] = mem[p + off] + x (f64)   */\
+  X(f64_sub_mem, 3)     /* p x off: mem[p + off] = mem[p + off] - x (f64)   */\
+  X(f64_mul_mem, 3)     /* p x off: mem[p + off] = mem[p + off] * x (f64)   */\
+  X(i32_add_mem, 3)     /* p x off: the same, i32.add                       */\
+  X(i64_add_mem, 3)     /* p x off: the same, i64.add                       */\
+  X(i32_add_imm_mem, 3) /* p k off: mem[p + off] += k (i32)                  */\
+  X(i64_add_imm_mem, 3) /* p k off: mem[p + off] += k (i64, k sign-extended) */\
+  X(i32_add_imm_k, 2)   /* ea k: mem[ea] += k (i32), a constant address      */\
+  X(i64_add_imm_k, 2)   /* ea k: mem[ea] += k (i64, k sign-extended)         */
 
 /* Integer comparisons that fuse with a following branch or take a
  * constant operand.  X(id, type, C operator, inverse id, swapped id):

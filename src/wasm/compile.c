@@ -1128,8 +1128,106 @@ static bool try_store_funnel(compiler *c, uint8_t wop, uint32_t offset) {
   return true;
 }
 
+/* Read-modify-write forms: `arith` on what `load` (or load_k) loaded,
+ * stored back by wasm store `store`. */
+typedef struct rmw_info {
+  tw__iop arith;
+  uint8_t store;
+  tw__iop load, load_k;
+  tw__iop mem, k; /* the fused op for a slot address, a constant one */
+  bool comm, imm; /* either operand may be the loaded one; b is an immediate */
+} rmw_info;
+
+static const rmw_info rmws[] = {
+    {TW_IOP_f64_add, TW_OP_f64_store, TW_IOP_f64_load, TW_IOP_f64_load_k,
+     TW_IOP_f64_add_mem, TW_IOP_COUNT, true, false},
+    {TW_IOP_f64_sub, TW_OP_f64_store, TW_IOP_f64_load, TW_IOP_f64_load_k,
+     TW_IOP_f64_sub_mem, TW_IOP_COUNT, false, false},
+    {TW_IOP_f64_mul, TW_OP_f64_store, TW_IOP_f64_load, TW_IOP_f64_load_k,
+     TW_IOP_f64_mul_mem, TW_IOP_COUNT, true, false},
+    {TW_IOP_i32_add, TW_OP_i32_store, TW_IOP_i32_load, TW_IOP_i32_load_k,
+     TW_IOP_i32_add_mem, TW_IOP_COUNT, true, false},
+    {TW_IOP_i64_add, TW_OP_i64_store, TW_IOP_i64_load, TW_IOP_i64_load_k,
+     TW_IOP_i64_add_mem, TW_IOP_COUNT, true, false},
+    {TW_IOP_i32_add_imm, TW_OP_i32_store, TW_IOP_i32_load, TW_IOP_i32_load_k,
+     TW_IOP_i32_add_imm_mem, TW_IOP_i32_add_imm_k, false, true},
+    {TW_IOP_i64_add_imm, TW_OP_i64_store, TW_IOP_i64_load, TW_IOP_i64_load_k,
+     TW_IOP_i64_add_imm_mem, TW_IOP_i64_add_imm_k, false, true},
+};
+
+/* lat when the instruction there (op) is r's load or load_k and ends at
+ * `end`; else -1. */
+static int64_t rmw_load(const rmw_info *r, tw__iop op, int64_t lat,
+                        int64_t end, bool *k_form) {
+  *k_form = op == r->load_k && lat + 4 == end;
+  if (lat < 0 || !(*k_form || (op == r->load && lat + 5 == end))) return -1;
+  return lat;
+}
+
+static const rmw_info *rmw_find(tw__iop arith, uint8_t wop) {
+  for (size_t i = 0; i < sizeof rmws / sizeof *rmws; i++)
+    if (rmws[i].arith == arith && rmws[i].store == wop) return &rmws[i];
+  return NULL;
+}
+
+/* mem[a] = mem[a] OP x: a load, one arithmetic op on the loaded value and
+ * a store of its result to the same address, the three adjacent, become
+ * one op (c[i][j] += a * b; a global counter's ++).  The loaded value and
+ * the result are temps that nothing reads afterwards.  An i32 add of a
+ * constant is still virtual here (the load is the last instruction). */
+static bool try_rmw(compiler *c, uint8_t wop, uint32_t offset) {
+  uint32_t top = c->h - 1, x;
+  const uint32_t *w = c->words;
+  const rmw_info *r = NULL;
+  int64_t lat;
+  bool k_form;
+  if (is_add(c, top)) {
+    r = rmw_find(TW_IOP_i32_add_imm, wop);
+    if (!r || (lat = rmw_load(r, c->last_iop, c->last_at, (int64_t)c->n,
+                              &k_form)) < 0 ||
+        c->vbase[top] != w[lat + 2])
+      return false;
+    x = (uint32_t)c->kval[top];
+  } else {
+    int64_t at = c->last_at;
+    if (at < 0 || (size_t)at + 5 != c->n || c->last_dst != at + 2 ||
+        c->stack[top] != T(c, top) || w[at + 2] != T(c, top))
+      return false;
+    r = rmw_find(c->last_iop, wop);
+    if (!r || (lat = rmw_load(r, c->prev_iop, c->prev_at, at, &k_form)) < 0)
+      return false;
+    uint32_t t = w[lat + 2], a = w[at + 3], b = w[at + 4];
+    if (a == t && (r->imm || b != t))
+      x = b;
+    else if (r->comm && b == t && a != t)
+      x = a;
+    else
+      return false;
+  }
+  uint32_t t = w[lat + 2], ea = 0, p = 0;
+  if (t < c->base) return false; /* loaded into a local, which stays */
+  if (k_form) {
+    if (r->k == TW_IOP_COUNT || !const_address(c, top - 1, offset, &ea) ||
+        ea != w[lat + 3])
+      return false;
+  } else {
+    p = w[lat + 3];
+    if (!is_slot(c, top - 1) || c->stack[top - 1] != p ||
+        w[lat + 4] != offset || p == t || p == T(c, top))
+      return false;
+  }
+  erase_from(c, lat);
+  c->h -= 2;
+  emit_op(c, k_form ? r->k : r->mem);
+  emit(c, k_form ? ea : p);
+  emit(c, x);
+  if (!k_form) emit(c, offset);
+  return true;
+}
+
 static void do_store(compiler *c, op_info info, uint8_t wop,
                      uint32_t offset) {
+  if (try_rmw(c, wop, offset)) return;
   if (try_move(c, wop, offset)) return;
   if (try_store_funnel(c, wop, offset)) return;
   uint32_t v = pop(c), ea, top = c->h - 1;

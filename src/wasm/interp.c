@@ -353,6 +353,19 @@ static void host_failure(tw_status st, tw_error *err) {
     P_u32((o) + 3, G_u32((o) + 4) + pc[(o) + 5]); /* in order: each may */  \
     BR_ADD_NEZ((o) + 6, len);                     /* read the one before */ \
   } while (0)
+/* mem[ea] = mem[ea] OP x: the value m read at a_, EXPR of m written back;
+ * `len` words in all. */
+#define RMW(CT, ea, EXPR, len)                                              \
+  do {                                                                      \
+    uint8_t *a_ = mem + (ea);                                               \
+    CT m;                                                                   \
+    memcpy(&m, a_, sizeof m);                                               \
+    m = (EXPR);                                                             \
+    memcpy(a_, &m, sizeof m);                                               \
+    NEXT(len);                                                              \
+  } while (0)
+/* the address of the p x off forms */
+#define RMW_EA ((uint64_t)G_u32(2) + pc[4])
 /* i32.store at (u32)(p + k) + off of (a << l) | (b >> r), operands p k a l
  * b r off from pc[o], `len` words in all. */
 #define STORE_FUNNEL(o, len)                                                \
@@ -1167,6 +1180,15 @@ dispatch : {
     MOVE_RUN(uint8_t, 8);
     BR_ADD_NEZ(14, 18);
   }
+  OP(f64_add_mem) RMW(double, RMW_EA, m + G_f64(3), 5);
+  OP(f64_sub_mem) RMW(double, RMW_EA, m - G_f64(3), 5);
+  OP(f64_mul_mem) RMW(double, RMW_EA, m * G_f64(3), 5);
+  OP(i32_add_mem) RMW(uint32_t, RMW_EA, m + G_u32(3), 5);
+  OP(i64_add_mem) RMW(uint64_t, RMW_EA, m + G_u64(3), 5);
+  OP(i32_add_imm_mem) RMW(uint32_t, RMW_EA, m + pc[3], 5);
+  OP(i64_add_imm_mem) RMW(uint64_t, RMW_EA, m + (uint64_t)(int64_t)(int32_t)pc[3], 5);
+  OP(i32_add_imm_k) RMW(uint32_t, (uint64_t)pc[2], m + pc[3], 4);
+  OP(i64_add_imm_k) RMW(uint64_t, (uint64_t)pc[2], m + (uint64_t)(int64_t)(int32_t)pc[3], 4);
   OP(i32_add_shl) {
     P_u32(2, G_u32(3) + (G_u32(4) << (pc[5] & 31)));
     NEXT(6);

@@ -279,6 +279,38 @@ static char *module_text(void) {
       "      (local.set $h (i64.xor (i64.mul (local.get $h) (i64.const 0x1300000027)) (i64.const 19)))\n"
       "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))\n"
       "    (local.get $h))\n"
+      /* read-modify-write: fused when a load, one op on it and a store
+       * back to the same address are adjacent, kept apart otherwise */
+      "  (func (export \"axpy\") (param $c i32) (param $b i32) (param $n i32) (param $a f64)\n"
+      "    (loop $l\n"
+      "      (f64.store (local.get $c) (f64.add (f64.mul (local.get $a) (f64.load (local.get $b)))\n"
+      "                                          (f64.load (local.get $c))))\n"
+      "      (local.set $c (i32.add (local.get $c) (i32.const 8)))\n"
+      "      (local.set $b (i32.add (local.get $b) (i32.const 8)))\n"
+      "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))\n"
+      "  (func (export \"rmw_sub\") (param $p i32) (param $x f64)\n"
+      "    (f64.store offset=8 (local.get $p) (f64.sub (f64.load offset=8 (local.get $p)) (local.get $x))))\n"
+      "  (func (export \"rmw_rsub\") (param $p i32) (param $x f64)\n"
+      "    (f64.store (local.get $p) (f64.sub (local.get $x) (f64.load (local.get $p)))))\n"
+      "  (func (export \"rmw_mul\") (param $p i32) (param $x f64)\n"
+      "    (f64.store (local.get $p) (f64.mul (f64.load (local.get $p)) (local.get $x))))\n"
+      "  (func (export \"count32\")\n"
+      "    (i32.store (i32.const 64) (i32.add (i32.load (i32.const 64)) (i32.const 7))))\n"
+      "  (func (export \"count64\")\n"
+      "    (i64.store (i32.const 72) (i64.add (i64.load (i32.const 72)) (i64.const -1))))\n"
+      "  (func (export \"bump32\") (param $p i32)\n"
+      "    (i32.store offset=4 (local.get $p) (i32.add (i32.load offset=4 (local.get $p)) (i32.const -3))))\n"
+      "  (func (export \"bump64\") (param $p i32)\n"
+      "    (i64.store (local.get $p) (i64.add (i64.load (local.get $p)) (i64.const 5))))\n"
+      "  (func (export \"addto32\") (param $p i32) (param $x i32)\n"
+      "    (i32.store (local.get $p) (i32.add (local.get $x) (i32.load (local.get $p)))))\n"
+      "  (func (export \"addto64\") (param $p i32) (param $x i64)\n"
+      "    (i64.store (local.get $p) (i64.add (i64.load (local.get $p)) (local.get $x))))\n"
+      "  (func (export \"other_addr\") (param $p i32) (param $q i32) (param $x f64)\n"
+      "    (f64.store (local.get $q) (f64.add (f64.load (local.get $p)) (local.get $x))))\n"
+      "  (func (export \"kept_load\") (param $p i32) (param $x f64) (result f64) (local $m f64)\n"
+      "    (f64.store (local.get $p) (f64.add (local.tee $m (f64.load (local.get $p))) (local.get $x)))\n"
+      "    (local.get $m))\n"
       "  (func (export \"self_step\") (param $p i32) (result i32)\n"
       "    local.get $p  i32.const 1  i32.add  local.set $p\n"
       "    local.get $p  i32.const 1  i32.add  local.tee $p\n"
@@ -833,6 +865,102 @@ TEST(copy_loops_done_at_once_end_as_turn_by_turn) {
   ASSERT_EQ_INT(call(&f, "fwd8_end", args, 3, &r), TW_TRAP);
   ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
   for (int i = 0; i < 60; i++) ASSERT_EQ_INT(f.mem[65536 - 60 + i], (uint8_t)(i * 7 + 3));
+  fix_close(&f);
+}
+
+static double mem_f64(fix *f, uint32_t a) {
+  double v;
+  memcpy(&v, f->mem + a, 8);
+  return v;
+}
+
+static void set_f64(fix *f, uint32_t a, double v) { memcpy(f->mem + a, &v, 8); }
+
+static tw_status call_v(fix *f, const char *name, tw_val *args, size_t n) {
+  return tw_func_call(f->v.store, func(f->inst, name), args, n, NULL, 0,
+                      &f->v.err);
+}
+
+/* Read-modify-write fused into one op computes what the three ops did,
+ * wraps as they did, traps before writing, and leaves the shapes it must
+ * not fuse (x - mem, another address, a loaded value kept) alone. */
+TEST(read_modify_write_of_memory_is_one_op) {
+  fix f;
+  ASSERT(fix_open(&f));
+  static const char *fused[] = {"f64_add_mem", "f64_sub_mem", "f64_mul_mem",
+                                "i32_add_mem", "i64_add_mem", "i32_add_imm_mem",
+                                "i64_add_imm_mem", "i32_add_imm_k", "i64_add_imm_k"};
+  for (size_t i = 0; i < sizeof fused / sizeof *fused; i++) ASSERT_CONTAINS(f.code, fused[i]);
+  char *code = dump_of(&f, "rmw_rsub");
+  ASSERT(code && !strstr(code, "_mem"));
+  free(code);
+  code = dump_of(&f, "other_addr");
+  ASSERT(code && !strstr(code, "_mem"));
+  free(code);
+  /* c[i] += a * b[i] over 100 doubles */
+  for (uint32_t i = 0; i < 100; i++) {
+    set_f64(&f, 1024 + 8 * i, 0.25 * i - 3);
+    set_f64(&f, 4096 + 8 * i, 1.0 / (i + 1));
+  }
+  tw_val ax[4] = {tw_val_i32(1024), tw_val_i32(4096), tw_val_i32(100), tw_val_f64(1.5)};
+  ASSERT_EQ_INT(call_v(&f, "axpy", ax, 4), TW_OK);
+  for (uint32_t i = 0; i < 100; i++)
+    ASSERT(mem_f64(&f, 1024 + 8 * i) == 1.5 * (1.0 / (i + 1)) + (0.25 * i - 3));
+  set_f64(&f, 208, 10.0);
+  tw_val px[2] = {tw_val_i32(200), tw_val_f64(2.5)};
+  ASSERT_EQ_INT(call_v(&f, "rmw_sub", px, 2), TW_OK); /* offset 8: at 208 */
+  ASSERT(mem_f64(&f, 208) == 7.5);
+  px[0] = tw_val_i32(208);
+  ASSERT_EQ_INT(call_v(&f, "rmw_rsub", px, 2), TW_OK);
+  ASSERT(mem_f64(&f, 208) == 2.5 - 7.5);
+  ASSERT_EQ_INT(call_v(&f, "rmw_mul", px, 2), TW_OK);
+  ASSERT(mem_f64(&f, 208) == -5.0 * 2.5);
+  /* counters at constant addresses wrap at their width */
+  uint32_t c32 = 0xfffffffcu;
+  uint64_t c64 = 1;
+  memcpy(f.mem + 64, &c32, 4);
+  memcpy(f.mem + 72, &c64, 8);
+  for (int i = 0; i < 3; i++) {
+    ASSERT_EQ_INT(call_v(&f, "count32", NULL, 0), TW_OK);
+    ASSERT_EQ_INT(call_v(&f, "count64", NULL, 0), TW_OK);
+  }
+  memcpy(&c32, f.mem + 64, 4);
+  memcpy(&c64, f.mem + 72, 8);
+  ASSERT_EQ_U64(c32, 0xfffffffcu + 21u);
+  ASSERT_EQ_U64(c64, (uint64_t)1 - 3);
+  /* through a pointer, with an offset; added slots either side */
+  uint32_t v32 = 2;
+  uint64_t v64 = UINT64_MAX - 1;
+  memcpy(f.mem + 304, &v32, 4);
+  memcpy(f.mem + 400, &v64, 8);
+  tw_val p1 = tw_val_i32(300), p2 = tw_val_i32(400);
+  ASSERT_EQ_INT(call_v(&f, "bump32", &p1, 1), TW_OK);
+  ASSERT_EQ_INT(call_v(&f, "bump64", &p2, 1), TW_OK);
+  tw_val a32[2] = {tw_val_i32(304), tw_val_i32(40)}, a64[2] = {tw_val_i32(400), tw_val_i64(-7)};
+  ASSERT_EQ_INT(call_v(&f, "addto32", a32, 2), TW_OK);
+  ASSERT_EQ_INT(call_v(&f, "addto64", a64, 2), TW_OK);
+  memcpy(&v32, f.mem + 304, 4);
+  memcpy(&v64, f.mem + 400, 8);
+  ASSERT_EQ_U64(v32, 2u - 3u + 40u);
+  ASSERT_EQ_U64(v64, UINT64_MAX - 1 + 5 - 7);
+  /* not fused: another address, a loaded value kept in a local */
+  set_f64(&f, 500, 1.25);
+  tw_val oa[3] = {tw_val_i32(500), tw_val_i32(600), tw_val_f64(2.0)};
+  ASSERT_EQ_INT(call_v(&f, "other_addr", oa, 3), TW_OK);
+  ASSERT(mem_f64(&f, 600) == 3.25 && mem_f64(&f, 500) == 1.25);
+  tw_val kl[2] = {tw_val_i32(500), tw_val_f64(1.0)};
+  ASSERT(tw_val_as_f64(call1(&f, "kept_load", kl, 2)) == 1.25);
+  ASSERT(mem_f64(&f, 500) == 2.25);
+  /* out of bounds: a trap, and nothing written */
+  tw_val oob = tw_val_i32(65536 - 6);
+  f.mem[65534] = 0x5a;
+  f.mem[65535] = 0xa5;
+  ASSERT_EQ_INT(call_v(&f, "bump32", &oob, 1), TW_TRAP); /* offset 4: 65534..65537 */
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  ASSERT_EQ_INT(f.mem[65534], 0x5a);
+  ASSERT_EQ_INT(f.mem[65535], 0xa5);
+  tw_val oob2[2] = {tw_val_i32(65532), tw_val_f64(1.0)};
+  ASSERT_EQ_INT(call_v(&f, "rmw_mul", oob2, 2), TW_TRAP);
   fix_close(&f);
 }
 
