@@ -80,6 +80,8 @@
                         /* br_i32_add_imm_nez (an unrolled loop's tail)     */\
   X(i32_add_shl, 4)     /* dst a b k: dst = a + (b << k)                      */\
   X(i32_or_shl_shr, 5)  /* dst a l b r: dst = (a << l) | (b >> r), unsigned   */\
+  X(i32_xor_rotl_imm, 4) /* dst a x k: dst = a ^ rotl(x, k) (hash rounds)     */\
+  X(i32_xor_shr_u_imm, 4) /* dst a x k: dst = a ^ (x >> k), unsigned (CRC)    */\
   X(i32_store_or_shl_shr, 7) /* p k a l b r off: i32.store at (u32)(p + k) + off */\
                         /* of (a << l) | (b >> r)                            */\
   X(i32_load_store_or_shl_shr, 11) /* dst s ks soff, then the 7 above: the   */\

@@ -674,6 +674,37 @@ static bool try_or_shifts(compiler *c) {
   return true;
 }
 
+/* i32.xor with a value rotated or shifted right by a constant just
+ * before: one op (the sigma functions of SHA-2, CRC and hash mixing
+ * steps).  Either operand may be the shifted one. */
+static bool try_xor_shifted(compiler *c) {
+  static const struct {
+    tw__iop shift, fused;
+  } forms[] = {{TW_IOP_i32_rotl_imm, TW_IOP_i32_xor_rotl_imm},
+               {TW_IOP_i32_shr_u_imm, TW_IOP_i32_xor_shr_u_imm}};
+  uint32_t top = c->h - 1, x, k;
+  if (!last_is(c, c->last_iop, 5) || !is_slot(c, top - 1) || !is_slot(c, top))
+    return false;
+  for (size_t i = 0; i < sizeof forms / sizeof *forms * 2; i++) {
+    uint32_t pos = top - (uint32_t)(i & 1); /* the shifted one: b, then a */
+    if (!shift_into(c, c->last_at, c->last_iop, forms[i / 2].shift, pos, &x, &k))
+      continue;
+    uint32_t a = c->stack[pos == top ? top - 1 : top];
+    int64_t before_at = c->prev_at; /* the next fusion may look at it */
+    tw__iop before_iop = c->prev_iop;
+    erase_from(c, c->last_at);
+    c->h -= 2;
+    keep_before(c, before_at, before_iop);
+    emit_op(c, forms[i / 2].fused);
+    emit_dst(c);
+    emit(c, a);
+    emit(c, x);
+    emit(c, k);
+    return true;
+  }
+  return false;
+}
+
 static bool fusable_cond(const compiler *c) {
   uint32_t top = c->h - 1;
   return c->fuse_at >= 0 && c->fuse_pos == top && c->stack[top] == T(c, top);
@@ -1260,6 +1291,7 @@ static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
     if (wop >= 0 && info.binary && try_imm(c, (uint8_t)wop)) return;
     if (wop == TW_OP_i32_add && try_add_shl(c)) return;
     if (wop == TW_OP_i32_or && try_or_shifts(c)) return;
+    if (wop == TW_OP_i32_xor && try_xor_shifted(c)) return;
     if (wop == TW_OP_i32_eqz && try_negate_cond(c)) return;
     uint32_t b = info.binary ? pop(c) : 0, a = pop(c);
     if (wop == TW_OP_i32_add && last_is(c, TW_IOP_i32_add, 5)) {

@@ -1197,6 +1197,14 @@ dispatch : {
     P_u32(2, (G_u32(3) << (pc[4] & 31)) | (G_u32(5) >> (pc[6] & 31)));
     NEXT(7);
   }
+  OP(i32_xor_rotl_imm) {
+    P_u32(2, G_u32(3) ^ rotl32(G_u32(4), pc[5]));
+    NEXT(6);
+  }
+  OP(i32_xor_shr_u_imm) {
+    P_u32(2, G_u32(3) ^ (G_u32(4) >> (pc[5] & 31)));
+    NEXT(6);
+  }
   OP(i32_store_or_shl_shr) STORE_FUNNEL(2, 9);
   OP(i32_load_store_or_shl_shr) {
     uint32_t w;

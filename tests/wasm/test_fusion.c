@@ -311,6 +311,18 @@ static char *module_text(void) {
       "  (func (export \"kept_load\") (param $p i32) (param $x f64) (result f64) (local $m f64)\n"
       "    (f64.store (local.get $p) (f64.add (local.tee $m (f64.load (local.get $p))) (local.get $x)))\n"
       "    (local.get $m))\n"
+      /* xor with a rotated or shifted value: SHA-256's Sigma1, CRC */
+      "  (func (export \"sigma1\") (param $x i32) (param $y i32) (result i32)\n"
+      "    (i32.xor (i32.xor (i32.rotl (local.get $x) (i32.const 26))\n"
+      "                      (i32.rotl (local.get $x) (i32.const 21)))\n"
+      "             (i32.rotl (local.get $x) (i32.const 7))))\n"
+      "  (func (export \"xor_shr_left\") (param $x i32) (param $y i32) (result i32)\n"
+      "    (i32.xor (i32.shr_u (local.get $x) (i32.const 3)) (local.get $y)))\n"
+      "  (func (export \"xor_shr_right\") (param $x i32) (param $y i32) (result i32)\n"
+      "    (i32.xor (local.get $y) (i32.shr_u (local.get $x) (i32.const 35))))\n"
+      "  (func (export \"xor_rotl_self\") (param $x i32) (param $y i32) (result i32)\n"
+      "    (local.set $x (i32.xor (local.get $x) (i32.rotl (local.get $x) (local.get $y))))\n"
+      "    (i32.xor (i32.rotl (local.get $x) (i32.const 1)) (local.get $x)))\n"
       "  (func (export \"self_step\") (param $p i32) (result i32)\n"
       "    local.get $p  i32.const 1  i32.add  local.set $p\n"
       "    local.get $p  i32.const 1  i32.add  local.tee $p\n"
@@ -961,6 +973,42 @@ TEST(read_modify_write_of_memory_is_one_op) {
   ASSERT_EQ_INT(f.mem[65535], 0xa5);
   tw_val oob2[2] = {tw_val_i32(65532), tw_val_f64(1.0)};
   ASSERT_EQ_INT(call_v(&f, "rmw_mul", oob2, 2), TW_TRAP);
+  fix_close(&f);
+}
+
+static uint32_t rotl(uint32_t x, unsigned k) {
+  k &= 31;
+  return k ? (x << k) | (x >> (32 - k)) : x;
+}
+
+/* i32.xor of a value rotated or shifted right by a constant is one op,
+ * whichever side the shifted value is on; shift counts mask to 5 bits. */
+TEST(xor_of_a_shifted_value_is_one_op) {
+  fix f;
+  ASSERT(fix_open(&f));
+  char *code = dump_of(&f, "sigma1");
+  ASSERT(code != NULL);
+  size_t nx = 0;
+  for (const char *p = code; (p = strstr(p, "i32_xor_rotl_imm")); p++) nx++;
+  ASSERT_EQ_INT(nx, 2);
+  ASSERT(strstr(code, "i32_xor ") == NULL);
+  free(code);
+  ASSERT_CONTAINS(f.code, "i32_xor_shr_u_imm");
+  static const uint32_t xs[] = {0, 1, 0x80000000u, 0xdeadbeefu, 0x12345678u, UINT32_MAX};
+  for (size_t i = 0; i < sizeof xs / sizeof *xs; i++)
+    for (size_t j = 0; j < sizeof xs / sizeof *xs; j++) {
+      uint32_t x = xs[i], y = xs[j];
+      int32_t ab[2] = {(int32_t)x, (int32_t)y}, r;
+      ASSERT_EQ_INT(call(&f, "sigma1", ab, 2, &r), TW_OK);
+      ASSERT_EQ_U64((uint32_t)r, rotl(x, 26) ^ rotl(x, 21) ^ rotl(x, 7));
+      ASSERT_EQ_INT(call(&f, "xor_shr_left", ab, 2, &r), TW_OK);
+      ASSERT_EQ_U64((uint32_t)r, (x >> 3) ^ y);
+      ASSERT_EQ_INT(call(&f, "xor_shr_right", ab, 2, &r), TW_OK);
+      ASSERT_EQ_U64((uint32_t)r, y ^ (x >> 3));
+      ASSERT_EQ_INT(call(&f, "xor_rotl_self", ab, 2, &r), TW_OK);
+      uint32_t z = x ^ rotl(x, y);
+      ASSERT_EQ_U64((uint32_t)r, rotl(z, 1) ^ z);
+    }
   fix_close(&f);
 }
 
