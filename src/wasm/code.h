@@ -96,6 +96,8 @@
   X(f64_add_mem, 3)     /* p x off: mem[p + off] = mem[p + off] + x (f64)   */\
   X(f64_sub_mem, 3)     /* p x off: mem[p + off] = mem[p + off] - x (f64)   */\
   X(f64_mul_mem, 3)     /* p x off: mem[p + off] = mem[p + off] * x (f64)   */\
+  X(f64_muladd_mem, 4)  /* p a b off: mem[p + off] += a * b (f64, the product */\
+                        /* rounded first, as the two wasm ops: no FMA)      */\
   X(i32_add_mem, 3)     /* p x off: the same, i32.add                       */\
   X(i64_add_mem, 3)     /* p x off: the same, i64.add                       */\
   X(i32_add_imm_mem, 3) /* p k off: mem[p + off] += k (i32)                  */\

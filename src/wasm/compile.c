@@ -1247,6 +1247,21 @@ static bool try_rmw(compiler *c, uint8_t wop, uint32_t offset) {
         w[lat + 4] != offset || p == t || p == T(c, top))
       return false;
   }
+  /* mem += a * b with the product computed just before the load */
+  int64_t mul_at = c->prev2_at;
+  if (!k_form && r->arith == TW_IOP_f64_add && mul_at >= 0 &&
+      c->prev2_iop == TW_IOP_f64_mul && mul_at + 5 == lat &&
+      w[mul_at + 2] == x && x >= c->base && x != p && x != t) {
+    uint32_t ma = w[mul_at + 3], mb = w[mul_at + 4];
+    erase_from(c, mul_at);
+    c->h -= 2;
+    emit_op(c, TW_IOP_f64_muladd_mem);
+    emit(c, p);
+    emit(c, ma);
+    emit(c, mb);
+    emit(c, offset);
+    return true;
+  }
   erase_from(c, lat);
   c->h -= 2;
   emit_op(c, k_form ? r->k : r->mem);

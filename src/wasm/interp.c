@@ -1183,6 +1183,10 @@ dispatch : {
   OP(f64_add_mem) RMW(double, RMW_EA, m + G_f64(3), 5);
   OP(f64_sub_mem) RMW(double, RMW_EA, m - G_f64(3), 5);
   OP(f64_mul_mem) RMW(double, RMW_EA, m * G_f64(3), 5);
+  OP(f64_muladd_mem) {
+    double p_ = G_f64(3) * G_f64(4); /* its own statement: never contracted */
+    RMW(double, (uint64_t)G_u32(2) + pc[5], m + p_, 6);
+  }
   OP(i32_add_mem) RMW(uint32_t, RMW_EA, m + G_u32(3), 5);
   OP(i64_add_mem) RMW(uint64_t, RMW_EA, m + G_u64(3), 5);
   OP(i32_add_imm_mem) RMW(uint32_t, RMW_EA, m + pc[3], 5);

@@ -288,6 +288,8 @@ static char *module_text(void) {
       "      (local.set $c (i32.add (local.get $c) (i32.const 8)))\n"
       "      (local.set $b (i32.add (local.get $b) (i32.const 8)))\n"
       "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))\n"
+      "  (func (export \"rmw_add\") (param $p i32) (param $x f64)\n"
+      "    (f64.store (local.get $p) (f64.add (local.get $x) (f64.load (local.get $p)))))\n"
       "  (func (export \"rmw_sub\") (param $p i32) (param $x f64)\n"
       "    (f64.store offset=8 (local.get $p) (f64.sub (f64.load offset=8 (local.get $p)) (local.get $x))))\n"
       "  (func (export \"rmw_rsub\") (param $p i32) (param $x f64)\n"
@@ -899,7 +901,7 @@ static tw_status call_v(fix *f, const char *name, tw_val *args, size_t n) {
 TEST(read_modify_write_of_memory_is_one_op) {
   fix f;
   ASSERT(fix_open(&f));
-  static const char *fused[] = {"f64_add_mem", "f64_sub_mem", "f64_mul_mem",
+  static const char *fused[] = {"f64_add_mem", "f64_sub_mem", "f64_mul_mem", "f64_muladd_mem",
                                 "i32_add_mem", "i64_add_mem", "i32_add_imm_mem",
                                 "i64_add_imm_mem", "i32_add_imm_k", "i64_add_imm_k"};
   for (size_t i = 0; i < sizeof fused / sizeof *fused; i++) ASSERT_CONTAINS(f.code, fused[i]);
@@ -916,8 +918,27 @@ TEST(read_modify_write_of_memory_is_one_op) {
   }
   tw_val ax[4] = {tw_val_i32(1024), tw_val_i32(4096), tw_val_i32(100), tw_val_f64(1.5)};
   ASSERT_EQ_INT(call_v(&f, "axpy", ax, 4), TW_OK);
-  for (uint32_t i = 0; i < 100; i++)
-    ASSERT(mem_f64(&f, 1024 + 8 * i) == 1.5 * (1.0 / (i + 1)) + (0.25 * i - 3));
+  for (uint32_t i = 0; i < 100; i++) {
+    volatile double prod = 1.5 * (1.0 / (i + 1));
+    ASSERT(mem_f64(&f, 1024 + 8 * i) == prod + (0.25 * i - 3));
+  }
+  code = dump_of(&f, "axpy");
+  ASSERT(code && strstr(code, "f64_muladd_mem"));
+  free(code);
+  /* the product rounds before the add, as two wasm ops do: (1 + 2^-30) *
+   * (1 - 2^-30) is 1 - 2^-60, 1.0 once rounded, so -1 + it is 0 (a fused
+   * multiply-add would leave -2^-60) */
+  set_f64(&f, 1024, -1.0);
+  set_f64(&f, 4096, 1.0 - 0x1p-30);
+  tw_val one[4] = {tw_val_i32(1024), tw_val_i32(4096), tw_val_i32(1), tw_val_f64(1.0 + 0x1p-30)};
+  ASSERT_EQ_INT(call_v(&f, "axpy", one, 4), TW_OK);
+  ASSERT(mem_f64(&f, 1024) == 0.0);
+  {
+    set_f64(&f, 200, 1.5);
+    tw_val ad[2] = {tw_val_i32(200), tw_val_f64(0.25)};
+    ASSERT_EQ_INT(call_v(&f, "rmw_add", ad, 2), TW_OK);
+    ASSERT(mem_f64(&f, 200) == 1.75);
+  }
   set_f64(&f, 208, 10.0);
   tw_val px[2] = {tw_val_i32(200), tw_val_f64(2.5)};
   ASSERT_EQ_INT(call_v(&f, "rmw_sub", px, 2), TW_OK); /* offset 8: at 208 */
