@@ -98,6 +98,16 @@
   X(f64_mul_mem, 3)     /* p x off: mem[p + off] = mem[p + off] * x (f64)   */\
   X(f64_muladd_mem, 4)  /* p a b off: mem[p + off] += a * b (f64, the product */\
                         /* rounded first, as the two wasm ops: no FMA)      */\
+  X(f64_mulsub_mem, 4)  /* p a b off: mem[p + off] -= a * b (the same)       */\
+  /* f64 arithmetic with an operand loaded just before (nbody's a - b[i]) */\
+  X(f64_add_load, 4)    /* d x p off: d = x + mem[p + off] (f64)            */\
+  X(f64_sub_load, 4)    /* d x p off: d = x - mem[p + off]                  */\
+  X(f64_load_sub, 4)    /* d x p off: d = mem[p + off] - x                  */\
+  X(f64_mul_load, 4)    /* d x p off: d = x * mem[p + off]                  */\
+  X(f64_add_load_pa, 5) /* d x a k off: the same, mem at (u32)(a + k) + off */\
+  X(f64_sub_load_pa, 5) /* d x a k off                                      */\
+  X(f64_load_sub_pa, 5) /* d x a k off                                      */\
+  X(f64_mul_load_pa, 5) /* d x a k off                                      */\
   X(i32_add_mem, 3)     /* p x off: the same, i32.add                       */\
   X(i64_add_mem, 3)     /* p x off: the same, i64.add                       */\
   X(i32_add_imm_mem, 3) /* p k off: mem[p + off] += k (i32)                  */\

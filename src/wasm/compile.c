@@ -1201,6 +1201,96 @@ static const rmw_info *rmw_find(tw__iop arith, uint8_t wop) {
   return NULL;
 }
 
+/* mem[p + off] += a * b: x, the value added to memory, is the product of
+ * the f64_mul at mul_at, which ends where the rest (from `next`) begins;
+ * t is the slot the load wrote (UINT32_MAX when the load is joined to the
+ * add).  Emits the fused op in place of all. */
+static bool try_muladd(compiler *c, int64_t mul_at, tw__iop mul_op,
+                       int64_t next, uint32_t x, uint32_t p, uint32_t t,
+                       uint32_t offset) {
+  const uint32_t *w = c->words;
+  if (mul_at < 0 || mul_op != TW_IOP_f64_mul || mul_at + 5 != next ||
+      w[mul_at + 2] != x || x < c->base || x == p || x == t)
+    return false;
+  uint32_t ma = w[mul_at + 3], mb = w[mul_at + 4];
+  erase_from(c, mul_at);
+  c->h -= 2;
+  emit_op(c, TW_IOP_f64_muladd_mem);
+  emit(c, p);
+  emit(c, ma);
+  emit(c, mb);
+  emit(c, offset);
+  return true;
+}
+
+/* mem[p + off] = mem[p + off] +/- a * b written as load, multiply, add or
+ * subtract, store (the load first: nbody's v -= d * mag): one op.  The
+ * product must not read the loaded value. */
+static bool try_rmw_mul_between(compiler *c, uint8_t wop, uint32_t offset) {
+  uint32_t top = c->h - 1;
+  int64_t at = c->last_at, mul_at = c->prev_at, lat = c->prev2_at;
+  const uint32_t *w = c->words;
+  bool sub = c->last_iop == TW_IOP_f64_sub;
+  if (wop != TW_OP_f64_store || (!sub && c->last_iop != TW_IOP_f64_add) ||
+      !last_is(c, c->last_iop, 5) || c->last_dst != at + 2 ||
+      c->stack[top] != T(c, top) || w[at + 2] != T(c, top) ||
+      mul_at < 0 || c->prev_iop != TW_IOP_f64_mul || mul_at + 5 != at ||
+      lat < 0 || c->prev2_iop != TW_IOP_f64_load || lat + 5 != mul_at ||
+      !is_slot(c, top - 1))
+    return false;
+  uint32_t t = w[lat + 2], p = w[lat + 3], x = w[mul_at + 2];
+  uint32_t ma = w[mul_at + 3], mb = w[mul_at + 4], a = w[at + 3], b = w[at + 4];
+  bool in_order = a == t && b == x, swapped = !sub && a == x && b == t;
+  if (t < c->base || x < c->base || x == t || ma == t || mb == t ||
+      !(in_order || swapped))
+    return false;
+  if (c->stack[top - 1] != p || w[lat + 4] != offset || p == t || p == x ||
+      p == T(c, top))
+    return false;
+  erase_from(c, lat);
+  c->h -= 2;
+  emit_op(c, sub ? TW_IOP_f64_mulsub_mem : TW_IOP_f64_muladd_mem);
+  emit(c, p);
+  emit(c, ma);
+  emit(c, mb);
+  emit(c, offset);
+  return true;
+}
+
+/* A store of what an f64 op joined with its load (try_arith_load)
+ * computed, back to the address it loaded from: mem OP= x. */
+static bool try_rmw_joined(compiler *c, uint8_t wop, uint32_t offset) {
+  static const struct {
+    tw__iop joined, mem;
+  } forms[] = {{TW_IOP_f64_add_load, TW_IOP_f64_add_mem},
+               {TW_IOP_f64_mul_load, TW_IOP_f64_mul_mem},
+               {TW_IOP_f64_load_sub, TW_IOP_f64_sub_mem}};
+  uint32_t top = c->h - 1;
+  int64_t at = c->last_at;
+  const uint32_t *w = c->words;
+  if (wop != TW_OP_f64_store || !last_is(c, c->last_iop, 6) ||
+      c->last_dst != at + 2 || c->stack[top] != T(c, top) ||
+      w[at + 2] != T(c, top) || !is_slot(c, top - 1))
+    return false;
+  uint32_t x = w[at + 3], p = w[at + 4];
+  if (c->stack[top - 1] != p || w[at + 5] != offset || p == T(c, top))
+    return false;
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    if (forms[i].joined != c->last_iop) continue;
+    if (forms[i].joined == TW_IOP_f64_add_load &&
+        try_muladd(c, c->prev_at, c->prev_iop, at, x, p, UINT32_MAX, offset))
+      return true;
+    erase_from(c, at);
+    c->h -= 2;
+    emit_op(c, forms[i].mem);
+    emit(c, p);
+    emit(c, x);
+    emit(c, offset);
+    return true;
+  }
+  return false;
+}
+
 /* mem[a] = mem[a] OP x: a load, one arithmetic op on the loaded value and
  * a store of its result to the same address, the three adjacent, become
  * one op (c[i][j] += a * b; a global counter's ++).  The loaded value and
@@ -1247,21 +1337,9 @@ static bool try_rmw(compiler *c, uint8_t wop, uint32_t offset) {
         w[lat + 4] != offset || p == t || p == T(c, top))
       return false;
   }
-  /* mem += a * b with the product computed just before the load */
-  int64_t mul_at = c->prev2_at;
-  if (!k_form && r->arith == TW_IOP_f64_add && mul_at >= 0 &&
-      c->prev2_iop == TW_IOP_f64_mul && mul_at + 5 == lat &&
-      w[mul_at + 2] == x && x >= c->base && x != p && x != t) {
-    uint32_t ma = w[mul_at + 3], mb = w[mul_at + 4];
-    erase_from(c, mul_at);
-    c->h -= 2;
-    emit_op(c, TW_IOP_f64_muladd_mem);
-    emit(c, p);
-    emit(c, ma);
-    emit(c, mb);
-    emit(c, offset);
+  if (!k_form && r->arith == TW_IOP_f64_add &&
+      try_muladd(c, c->prev2_at, c->prev2_iop, lat, x, p, t, offset))
     return true;
-  }
   erase_from(c, lat);
   c->h -= 2;
   emit_op(c, k_form ? r->k : r->mem);
@@ -1273,7 +1351,9 @@ static bool try_rmw(compiler *c, uint8_t wop, uint32_t offset) {
 
 static void do_store(compiler *c, op_info info, uint8_t wop,
                      uint32_t offset) {
-  if (try_rmw(c, wop, offset)) return;
+  if (try_rmw(c, wop, offset) || try_rmw_joined(c, wop, offset) ||
+      try_rmw_mul_between(c, wop, offset))
+    return;
   if (try_move(c, wop, offset)) return;
   if (try_store_funnel(c, wop, offset)) return;
   uint32_t v = pop(c), ea, top = c->h - 1;
@@ -1300,6 +1380,47 @@ static void do_store(compiler *c, op_info info, uint8_t wop,
   emit(c, offset);
 }
 
+/* f64 add, sub or mul with an operand loaded just before: one op that
+ * loads and computes.  The loaded value is a temp nothing else reads. */
+static bool try_arith_load(compiler *c, uint8_t wop) {
+  static const struct {
+    uint8_t wop;
+    tw__iop right[2], left[2]; /* load on the right (x OP m), left (m OP x); */
+  } forms[] = {                /* [0] slot address, [1] a step from a slot */
+      {TW_OP_f64_add, {TW_IOP_f64_add_load, TW_IOP_f64_add_load_pa},
+       {TW_IOP_f64_add_load, TW_IOP_f64_add_load_pa}},
+      {TW_OP_f64_mul, {TW_IOP_f64_mul_load, TW_IOP_f64_mul_load_pa},
+       {TW_IOP_f64_mul_load, TW_IOP_f64_mul_load_pa}},
+      {TW_OP_f64_sub, {TW_IOP_f64_sub_load, TW_IOP_f64_sub_load_pa},
+       {TW_IOP_f64_load_sub, TW_IOP_f64_load_sub_pa}}};
+  if (wop != TW_OP_f64_add && wop != TW_OP_f64_sub && wop != TW_OP_f64_mul)
+    return false;
+  uint32_t top = c->h - 1;
+  bool pa = last_is(c, TW_IOP_f64_load_pa, 6);
+  if (!pa && !last_is(c, TW_IOP_f64_load, 5)) return false;
+  if (!is_slot(c, top) || !is_slot(c, top - 1)) return false;
+  uint32_t t = c->words[c->last_at + 2];
+  bool right = c->stack[top] == t && t == T(c, top);
+  if (!right && !(c->stack[top - 1] == t && t == T(c, top - 1))) return false;
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    if (forms[i].wop != wop) continue;
+    uint32_t x = c->stack[right ? top - 1 : top], addr[3];
+    uint32_t naddr = pa ? 3 : 2;
+    memcpy(addr, c->words + c->last_at + 3, naddr * sizeof *addr);
+    int64_t before_at = c->prev_at; /* a product just before, for try_rmw */
+    tw__iop before_iop = c->prev_iop;
+    erase_from(c, c->last_at);
+    c->h -= 2;
+    keep_before(c, before_at, before_iop);
+    emit_op(c, right ? forms[i].right[pa] : forms[i].left[pa]);
+    emit_dst(c);
+    emit(c, x);
+    emit_words(c, addr, naddr);
+    return true;
+  }
+  return false;
+}
+
 /* wop: the wasm opcode for the one-byte table, or -1 (0xFC ops). */
 static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
   if (info.kind == K_NUM) {
@@ -1308,6 +1429,7 @@ static void do_plain(compiler *c, tw__reader *r, op_info info, int wop) {
     if (wop == TW_OP_i32_or && try_or_shifts(c)) return;
     if (wop == TW_OP_i32_xor && try_xor_shifted(c)) return;
     if (wop == TW_OP_i32_eqz && try_negate_cond(c)) return;
+    if (wop >= 0 && try_arith_load(c, (uint8_t)wop)) return;
     uint32_t b = info.binary ? pop(c) : 0, a = pop(c);
     if (wop == TW_OP_i32_add && last_is(c, TW_IOP_i32_add, 5)) {
       /* two address sums in a row (base + index for a copy): one dispatch */

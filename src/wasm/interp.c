@@ -366,6 +366,16 @@ static void host_failure(tw_status st, tw_error *err) {
   } while (0)
 /* the address of the p x off forms */
 #define RMW_EA ((uint64_t)G_u32(2) + pc[4])
+/* d = EXPR of x (a slot) and m, the f64 at ea; `len` words in all */
+#define ARITH_LOAD(ea, EXPR, len)                                           \
+  do {                                                                      \
+    double m, x = G_f64(3);                                                 \
+    memcpy(&m, mem + (ea), 8);                                              \
+    P_f64(2, EXPR);                                                         \
+    NEXT(len);                                                              \
+  } while (0)
+#define ARITH_LOAD_EA ((uint64_t)G_u32(4) + pc[5])
+#define ARITH_LOAD_PA_EA ((uint64_t)(uint32_t)(G_u32(4) + pc[5]) + pc[6])
 /* i32.store at (u32)(p + k) + off of (a << l) | (b >> r), operands p k a l
  * b r off from pc[o], `len` words in all. */
 #define STORE_FUNNEL(o, len)                                                \
@@ -1187,6 +1197,18 @@ dispatch : {
     double p_ = G_f64(3) * G_f64(4); /* its own statement: never contracted */
     RMW(double, (uint64_t)G_u32(2) + pc[5], m + p_, 6);
   }
+  OP(f64_mulsub_mem) {
+    double p_ = G_f64(3) * G_f64(4);
+    RMW(double, (uint64_t)G_u32(2) + pc[5], m - p_, 6);
+  }
+  OP(f64_add_load) ARITH_LOAD(ARITH_LOAD_EA, x + m, 6);
+  OP(f64_sub_load) ARITH_LOAD(ARITH_LOAD_EA, x - m, 6);
+  OP(f64_load_sub) ARITH_LOAD(ARITH_LOAD_EA, m - x, 6);
+  OP(f64_mul_load) ARITH_LOAD(ARITH_LOAD_EA, x * m, 6);
+  OP(f64_add_load_pa) ARITH_LOAD(ARITH_LOAD_PA_EA, x + m, 7);
+  OP(f64_sub_load_pa) ARITH_LOAD(ARITH_LOAD_PA_EA, x - m, 7);
+  OP(f64_load_sub_pa) ARITH_LOAD(ARITH_LOAD_PA_EA, m - x, 7);
+  OP(f64_mul_load_pa) ARITH_LOAD(ARITH_LOAD_PA_EA, x * m, 7);
   OP(i32_add_mem) RMW(uint32_t, RMW_EA, m + G_u32(3), 5);
   OP(i64_add_mem) RMW(uint64_t, RMW_EA, m + G_u64(3), 5);
   OP(i32_add_imm_mem) RMW(uint32_t, RMW_EA, m + pc[3], 5);

@@ -288,6 +288,40 @@ static char *module_text(void) {
       "      (local.set $c (i32.add (local.get $c) (i32.const 8)))\n"
       "      (local.set $b (i32.add (local.get $b) (i32.const 8)))\n"
       "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))\n"
+      "  (func (export \"scale_acc\") (param $c i32) (param $n i32) (param $a f64) (param $b f64)\n"
+      "    (loop $l\n"
+      "      (f64.store (local.get $c) (f64.add (f64.mul (local.get $a) (local.get $b))\n"
+      "                                          (f64.load (local.get $c))))\n"
+      "      (local.set $c (i32.add (local.get $c) (i32.const 8)))\n"
+      "      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))\n"
+      "  (func (export \"mulsub\") (param $p i32) (param $a f64) (param $b f64)\n"
+      "    (f64.store (local.get $p) (f64.sub (f64.load (local.get $p))\n"
+      "                                       (f64.mul (local.get $a) (local.get $b)))))\n"
+      "  (func (export \"muladd_first\") (param $p i32) (param $a f64) (param $b f64)\n"
+      "    (f64.store (local.get $p) (f64.add (f64.load (local.get $p))\n"
+      "                                       (f64.mul (local.get $a) (local.get $b)))))\n"
+      "  (func (export \"mulsub_rev\") (param $p i32) (param $a f64) (param $b f64)\n"
+      "    (f64.store (local.get $p) (f64.sub (f64.mul (local.get $a) (local.get $b))\n"
+      "                                       (f64.load (local.get $p)))))\n"
+      /* f64 arithmetic with a loaded operand, either side, both address forms */
+      "  (func (export \"fadd_l\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.add (local.get $x) (f64.load (local.get $p))))\n"
+      "  (func (export \"fadd_r\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.add (f64.load offset=8 (local.get $p)) (local.get $x)))\n"
+      "  (func (export \"fsub_r\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.sub (local.get $x) (f64.load (local.get $p))))\n"
+      "  (func (export \"fsub_l\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.sub (f64.load (local.get $p)) (local.get $x)))\n"
+      "  (func (export \"fmul_pa\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.mul (local.get $x) (f64.load (i32.add (local.get $p) (i32.const -8)))))\n"
+      "  (func (export \"fsub_pa_l\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.sub (f64.load offset=8 (i32.add (local.get $p) (i32.const 8))) (local.get $x)))\n"
+      "  (func (export \"fsub_pa_r\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.sub (local.get $x) (f64.load (i32.add (local.get $p) (i32.const 16)))))\n"
+      "  (func (export \"fsqrt_load\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.sqrt (f64.load (local.get $p))))\n"
+      "  (func (export \"fadd_pa\") (param $p i32) (param $x f64) (result f64)\n"
+      "    (f64.add (f64.load (i32.add (local.get $p) (i32.const 24))) (local.get $x)))\n"
       "  (func (export \"rmw_add\") (param $p i32) (param $x f64)\n"
       "    (f64.store (local.get $p) (f64.add (local.get $x) (f64.load (local.get $p)))))\n"
       "  (func (export \"rmw_sub\") (param $p i32) (param $x f64)\n"
@@ -902,6 +936,7 @@ TEST(read_modify_write_of_memory_is_one_op) {
   fix f;
   ASSERT(fix_open(&f));
   static const char *fused[] = {"f64_add_mem", "f64_sub_mem", "f64_mul_mem", "f64_muladd_mem",
+                                "f64_mulsub_mem",
                                 "i32_add_mem", "i64_add_mem", "i32_add_imm_mem",
                                 "i64_add_imm_mem", "i32_add_imm_k", "i64_add_imm_k"};
   for (size_t i = 0; i < sizeof fused / sizeof *fused; i++) ASSERT_CONTAINS(f.code, fused[i]);
@@ -922,17 +957,43 @@ TEST(read_modify_write_of_memory_is_one_op) {
     volatile double prod = 1.5 * (1.0 / (i + 1));
     ASSERT(mem_f64(&f, 1024 + 8 * i) == prod + (0.25 * i - 3));
   }
-  code = dump_of(&f, "axpy");
+  code = dump_of(&f, "axpy"); /* b[i] joins the product, c[i] the add */
+  ASSERT(code && strstr(code, "f64_mul_load") && strstr(code, "f64_add_mem"));
+  free(code);
+  code = dump_of(&f, "scale_acc");
   ASSERT(code && strstr(code, "f64_muladd_mem"));
   free(code);
   /* the product rounds before the add, as two wasm ops do: (1 + 2^-30) *
    * (1 - 2^-30) is 1 - 2^-60, 1.0 once rounded, so -1 + it is 0 (a fused
    * multiply-add would leave -2^-60) */
   set_f64(&f, 1024, -1.0);
-  set_f64(&f, 4096, 1.0 - 0x1p-30);
-  tw_val one[4] = {tw_val_i32(1024), tw_val_i32(4096), tw_val_i32(1), tw_val_f64(1.0 + 0x1p-30)};
-  ASSERT_EQ_INT(call_v(&f, "axpy", one, 4), TW_OK);
+  set_f64(&f, 1032, 2.0);
+  tw_val one[4] = {tw_val_i32(1024), tw_val_i32(2), tw_val_f64(1.0 + 0x1p-30),
+                   tw_val_f64(1.0 - 0x1p-30)};
+  ASSERT_EQ_INT(call_v(&f, "scale_acc", one, 4), TW_OK);
   ASSERT(mem_f64(&f, 1024) == 0.0);
+  ASSERT(mem_f64(&f, 1032) == 3.0);
+  /* the load first (v -= d * mag): the same ops, sub too; the product
+   * minus memory stays apart */
+  code = dump_of(&f, "mulsub");
+  ASSERT(code && strstr(code, "f64_mulsub_mem"));
+  free(code);
+  code = dump_of(&f, "muladd_first");
+  ASSERT(code && strstr(code, "f64_muladd_mem"));
+  free(code);
+  tw_val ab[3] = {tw_val_i32(1040), tw_val_f64(1.0 + 0x1p-30), tw_val_f64(1.0 - 0x1p-30)};
+  set_f64(&f, 1040, 1.0);
+  ASSERT_EQ_INT(call_v(&f, "mulsub", ab, 3), TW_OK);
+  ASSERT(mem_f64(&f, 1040) == 0.0);
+  set_f64(&f, 1040, -1.0);
+  ASSERT_EQ_INT(call_v(&f, "muladd_first", ab, 3), TW_OK);
+  ASSERT(mem_f64(&f, 1040) == 0.0);
+  tw_val cd[3] = {tw_val_i32(1040), tw_val_f64(3.0), tw_val_f64(0.5)};
+  set_f64(&f, 1040, 2.0);
+  ASSERT_EQ_INT(call_v(&f, "mulsub_rev", cd, 3), TW_OK);
+  ASSERT(mem_f64(&f, 1040) == 3.0 * 0.5 - 2.0);
+  ASSERT_EQ_INT(call_v(&f, "mulsub", cd, 3), TW_OK);
+  ASSERT(mem_f64(&f, 1040) == (3.0 * 0.5 - 2.0) - 1.5);
   {
     set_f64(&f, 200, 1.5);
     tw_val ad[2] = {tw_val_i32(200), tw_val_f64(0.25)};
@@ -1030,6 +1091,43 @@ TEST(xor_of_a_shifted_value_is_one_op) {
       uint32_t z = x ^ rotl(x, y);
       ASSERT_EQ_U64((uint32_t)r, rotl(z, 1) ^ z);
     }
+  fix_close(&f);
+}
+
+/* f64 add, sub and mul with an operand loaded just before are one op that
+ * loads: either side, a slot address or a step from one, and a load that
+ * traps still traps. */
+TEST(f64_arithmetic_takes_a_loaded_operand) {
+  fix f;
+  ASSERT(fix_open(&f));
+  static const char *joined[] = {"f64_add_load", "f64_sub_load", "f64_load_sub",
+                                 "f64_mul_load_pa", "f64_load_sub_pa",
+                                 "f64_sub_load_pa", "f64_add_load_pa"};
+  for (size_t i = 0; i < sizeof joined / sizeof *joined; i++)
+    ASSERT_CONTAINS(f.code, joined[i]);
+  for (uint32_t i = 0; i < 8; i++) set_f64(&f, 800 + 8 * i, 1.0 + i * 0.5);
+  tw_val a[2] = {tw_val_i32(808), tw_val_f64(10.0)};
+  double m0 = mem_f64(&f, 808), m8 = mem_f64(&f, 816), m16 = mem_f64(&f, 824),
+         m24 = mem_f64(&f, 832), mm8 = mem_f64(&f, 800);
+  ASSERT(tw_val_as_f64(call1(&f, "fadd_l", a, 2)) == 10.0 + m0);
+  ASSERT(tw_val_as_f64(call1(&f, "fadd_r", a, 2)) == m8 + 10.0);
+  ASSERT(tw_val_as_f64(call1(&f, "fsub_r", a, 2)) == 10.0 - m0);
+  ASSERT(tw_val_as_f64(call1(&f, "fsub_l", a, 2)) == m0 - 10.0);
+  ASSERT(tw_val_as_f64(call1(&f, "fmul_pa", a, 2)) == 10.0 * mm8);
+  ASSERT(tw_val_as_f64(call1(&f, "fsub_pa_l", a, 2)) == m16 - 10.0);
+  ASSERT(tw_val_as_f64(call1(&f, "fsub_pa_r", a, 2)) == 10.0 - m16);
+  ASSERT(tw_val_as_f64(call1(&f, "fadd_pa", a, 2)) == m24 + 10.0);
+  /* a unary op on a loaded value alone on the stack: nothing to join */
+  set_f64(&f, 808, 6.25);
+  ASSERT(tw_val_as_f64(call1(&f, "fsqrt_load", a, 2)) == 2.5);
+  /* p - 8 wraps below 0 to 2^32 - 4: out of bounds */
+  tw_val w[2] = {tw_val_i32(4), tw_val_f64(1.0)}, r;
+  ASSERT_EQ_INT(tw_func_call(f.v.store, func(f.inst, "fmul_pa"), w, 2, &r, 1, &f.v.err),
+                TW_TRAP);
+  ASSERT_EQ_INT(f.v.err.trap, TW_TRAP_MEMORY_OOB);
+  tw_val e[2] = {tw_val_i32(65536 - 4), tw_val_f64(1.0)};
+  ASSERT_EQ_INT(tw_func_call(f.v.store, func(f.inst, "fsub_l"), e, 2, &r, 1, &f.v.err),
+                TW_TRAP);
   fix_close(&f);
 }
 
