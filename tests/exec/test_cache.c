@@ -227,9 +227,12 @@ TEST(pool_instances_are_fresh_and_drawn) {
   uint64_t draws0 = tw_counter_value(ms->pool_draws);
   /* Each invocation sees a fresh global: state never leaks through the
    * pool.  Keep invoking until the pool thread has filled the key and a
-   * draw happened (bounded; the pool fills within milliseconds). */
+   * draw happened (the pool fills within milliseconds; bounded at 60 s
+   * for a loaded host under TSan). */
   int drawn = 0;
-  for (int i = 0; i < 2000 && !drawn; i++) {
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (double waited = 0; waited < 60 && !drawn;) {
     int32_t v = 0;
     ASSERT_EQ_INT(call_f(e, m, &v), 0);
     ASSERT_EQ_INT(v, 3);
@@ -238,6 +241,8 @@ TEST(pool_instances_are_fresh_and_drawn) {
       struct timespec ts = {0, 2000000};
       nanosleep(&ts, NULL);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
   }
   ASSERT(drawn);
   for (int i = 0; i < 20; i++) {
