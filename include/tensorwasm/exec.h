@@ -236,7 +236,8 @@ tw_status tw_exec_set_tenant_limits(tw_exec_t *exec, tw_tenant_id tenant,
 size_t tw_exec_live_count(tw_exec_t *exec);
 size_t tw_exec_tenant_live_count(tw_exec_t *exec, tw_tenant_id tenant);
 
-/* The epoch counter (ticks since tw_exec_new). */
+/* The epoch counter: ticks of the executor's ticker, which starts with
+ * the first call or instantiation that has a deadline (0 until then). */
 uint64_t tw_exec_epoch(const tw_exec_t *exec);
 
 /* ---- module cache --------------------------------------------------------- */

@@ -148,6 +148,9 @@ size_t tw_module_import_count(const tw_module_t *m);
 tw_import_desc tw_module_import(const tw_module_t *m, size_t i);
 size_t tw_module_export_count(const tw_module_t *m);
 tw_export_desc tw_module_export(const tw_module_t *m, size_t i);
+/* True when the module has a start function (instantiation runs guest
+ * code, not only its data and element initialisers). */
+bool tw_module_has_start(const tw_module_t *m);
 
 /* ---- stores ------------------------------------------------------------ */
 

@@ -338,8 +338,13 @@ tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
       goto fail;
     }
   }
+  /* Only a start function runs guest code here: without one (a WASI
+   * command, most libraries) there is nothing for a deadline to stop. */
+  uint64_t arm_ms = xm && cfg->snapshot_path ? start_deadline_ms
+                    : tw_module_has_start(mod) ? start_deadline_ms : 0;
+  if (arm_ms && (st = tw__ticker_need(exec, err)) != TW_OK) goto fail;
   uint64_t t0 = tw__exec_now_ns();
-  (void)tw__run_arm(exec, run, start_deadline_ms); /* not cancellable yet */
+  (void)tw__run_arm(exec, run, arm_ms); /* not cancellable yet */
   if (xm && cfg->snapshot_path)
     st = instantiate_from_snapshot(exec, xm, p, mod, cfg->snapshot_path, run,
                                    imports, nimports, inst, &e);
@@ -423,7 +428,7 @@ tw_status tw_exec_new(const tw_exec_config *config, tw_exec_t **out,
   if ((st = tw__cache_new(exec, exec->cfg.module_cache_entries,
                           exec->cache_dir, &exec->cache, err)) != TW_OK)
     goto fail;
-  if ((st = tw__ticker_start(exec, err)) != TW_OK) goto fail;
+  if ((st = tw__ticker_init(exec, err)) != TW_OK) goto fail;
   if (exec->cfg.pool_warm_per_module &&
       (st = tw__pool_new(exec, exec->cfg.pool_warm_per_module,
                          exec->cfg.pool_max_warm, &exec->pool, err)) != TW_OK)

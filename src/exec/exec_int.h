@@ -143,7 +143,7 @@ struct tw_exec {
   atomic_uint_fast64_t epoch;
   pthread_t ticker;
   pthread_cond_t ticker_cv;     /* with run_mu: wakes the ticker to stop */
-  bool ticker_stop, ticker_started;
+  bool ticker_stop, ticker_started, ticker_inited;
 
   tw__exec_cache *cache;
   tw__exec_pool *pool;          /* NULL when pooling is off */
@@ -182,7 +182,10 @@ tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
 void tw__exec_terminate_all(tw_exec_t *exec);
 
 /* ticker.c: the running list and the epoch ticker. */
-tw_status tw__ticker_start(tw_exec_t *exec, tw_exec_error *err);
+tw_status tw__ticker_init(tw_exec_t *exec, tw_exec_error *err);
+/* Starts the ticker thread if it is not running: before arming a call
+ * that has a deadline. */
+tw_status tw__ticker_need(tw_exec_t *exec, tw_exec_error *err);
 void tw__ticker_stop(tw_exec_t *exec);
 /* Puts `run` on the running list with a deadline of `deadline_ms` (0:
  * none) counted from now.  False (and nothing done) when it was cancelled:

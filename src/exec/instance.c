@@ -427,6 +427,10 @@ static tw_status call_locked(tw_exec_t *exec, tw__exec_rec *r,
   size_t out0 = output_len(r->run.wasi, 1), err0 = output_len(r->run.wasi, 2);
   bool was_exited = r->run.wasi && tw_wasi_exited(r->run.wasi, NULL);
   tw_error_clear(&e);
+  if (r->deadline_ms && (st = tw__ticker_need(exec, err)) != TW_OK) {
+    free(results);
+    return st;
+  }
   uint64_t t0 = tw__exec_now_ns();
   if (!tw__run_arm(exec, &r->run, r->deadline_ms)) {
     free(results);

@@ -1,5 +1,6 @@
-/* The epoch ticker: one thread per executor that advances the epoch every
- * tick and interrupts the stores whose call deadline has passed.  The
+/* The epoch ticker: one thread per executor, started by the first call
+ * with a deadline, that advances the epoch every tick and interrupts the
+ * stores whose call deadline has passed.  The
  * deadline itself is a monotonic-clock instant, so it never fires early
  * and fires at most one tick late, however the ticker is scheduled.
  *
@@ -64,7 +65,7 @@ static void *ticker_main(void *arg) {
   return NULL;
 }
 
-tw_status tw__ticker_start(tw_exec_t *exec, tw_exec_error *err) {
+tw_status tw__ticker_init(tw_exec_t *exec, tw_exec_error *err) {
   pthread_condattr_t attr;
   if (pthread_condattr_init(&attr) ||
       pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) ||
@@ -72,25 +73,38 @@ tw_status tw__ticker_start(tw_exec_t *exec, tw_exec_error *err) {
     return tw__exec_set_error(err, TW_EXEC_ERR_INTERNAL, TW_NOMEM,
                               "cannot set up the epoch ticker");
   pthread_condattr_destroy(&attr);
+  exec->ticker_inited = true;
   exec->running.next = exec->running.prev = &exec->running;
-  if (pthread_create(&exec->ticker, NULL, ticker_main, exec)) {
-    pthread_cond_destroy(&exec->ticker_cv);
-    return tw__exec_set_error(err, TW_EXEC_ERR_INTERNAL, TW_NOMEM,
-                              "cannot start the epoch ticker thread");
-  }
-  exec->ticker_started = true;
   return TW_OK;
 }
 
+/* The thread starts with the first call that has a deadline, so a process
+ * that never sets one (`tensor-wasm run` without --timeout) does not pay
+ * for it: a third of an empty program's start-up. */
+tw_status tw__ticker_need(tw_exec_t *exec, tw_exec_error *err) {
+  tw_status st = TW_OK;
+  pthread_mutex_lock(&exec->run_mu);
+  if (!exec->ticker_started) {
+    if (pthread_create(&exec->ticker, NULL, ticker_main, exec))
+      st = tw__exec_set_error(err, TW_EXEC_ERR_INTERNAL, TW_NOMEM,
+                              "cannot start the epoch ticker thread");
+    else
+      exec->ticker_started = true;
+  }
+  pthread_mutex_unlock(&exec->run_mu);
+  return st;
+}
+
 void tw__ticker_stop(tw_exec_t *exec) {
-  if (!exec->ticker_started) return;
+  if (!exec->ticker_inited) return;
   pthread_mutex_lock(&exec->run_mu);
   exec->ticker_stop = true;
+  bool started = exec->ticker_started;
   pthread_cond_signal(&exec->ticker_cv);
   pthread_mutex_unlock(&exec->run_mu);
-  pthread_join(exec->ticker, NULL);
+  if (started) pthread_join(exec->ticker, NULL);
   pthread_cond_destroy(&exec->ticker_cv);
-  exec->ticker_started = false;
+  exec->ticker_started = exec->ticker_inited = false;
 }
 
 bool tw__run_arm(tw_exec_t *exec, tw__exec_run *run, uint64_t deadline_ms) {

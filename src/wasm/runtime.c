@@ -387,6 +387,10 @@ tw_import_desc tw_module_import(const tw_module_t *mod, size_t i) {
   return d;
 }
 
+bool tw_module_has_start(const tw_module_t *mod) {
+  return mod && mod->m.has_start;
+}
+
 size_t tw_module_export_count(const tw_module_t *mod) {
   return mod ? mod->m.nexports : 0;
 }

@@ -255,4 +255,36 @@ TEST(start_function_bounded_by_deadline) {
   tw_exec_free(e);
 }
 
+/* The epoch ticker is a thread started by the first call or start
+ * function that has a deadline: instantiating a module without a start
+ * function and calling without a deadline leave it stopped (epoch 0);
+ * the first call with a deadline starts it, and it still stops loops. */
+TEST(ticker_starts_with_the_first_deadline) {
+  tw_exec_t *e = exec_with(NULL);
+  ASSERT(e);
+  size_t len;
+  uint8_t *w = wat_bytes("(module (func (export \"spin\") (loop (br 0)))"
+                         " (func (export \"one\") (result i32) (i32.const 1)))", &len);
+  ASSERT(w);
+  tw_spawn_config sc = {0};
+  tw_instance_id id;
+  tw_exec_error err;
+  ASSERT_EQ_INT(tw_exec_spawn_instance(e, &sc, w, len, &id, &err), TW_OK);
+  tw_exec_result r;
+  ASSERT_EQ_INT(tw_exec_call_export_with_args(e, id, "one", NULL, 0, &r, &err), TW_OK);
+  ASSERT_EQ_INT(r.values[0].of.i32, 1);
+  tw_exec_result_free(&r);
+  struct timespec ts = {0, 50 * 1000000};
+  nanosleep(&ts, NULL);
+  ASSERT_EQ_U64(tw_exec_epoch(e), 0);
+  ASSERT_EQ_INT(tw_exec_terminate(e, id, &err), TW_OK);
+  sc.deadline_ms = 100;
+  ASSERT_EQ_INT(tw_exec_spawn_instance(e, &sc, w, len, &id, &err), TW_OK);
+  ASSERT_EQ_INT(tw_exec_call_export_with_args(e, id, "spin", NULL, 0, &r, &err), TW_TRAP);
+  ASSERT_EQ_INT(err.kind, TW_EXEC_ERR_TIMEOUT);
+  ASSERT(tw_exec_epoch(e) > 0);
+  free(w);
+  tw_exec_free(e);
+}
+
 TEST_MAIN()
