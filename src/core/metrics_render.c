@@ -29,6 +29,12 @@
 char *tw__metric_format_double(char buf[32], double v) {
   if (isnan(v)) return strcpy(buf, "NaN");
   if (isinf(v)) return strcpy(buf, v > 0 ? "+Inf" : "-Inf");
+  /* Most values (bucket bounds, durations) need at most 6 digits, and then
+   * %g prints exactly what the search below would: the same digits, the
+   * same switch to exponent form, no trailing zeros.  One try instead of
+   * several keeps registering the standard metrics cheap at start-up. */
+  snprintf(buf, 32, "%g", v);
+  if (strtod(buf, NULL) == v) return buf;
   int digits = 17;
   for (int p = 1; p <= 17; p++) {
     snprintf(buf, 32, "%.*e", p - 1, v);

@@ -336,6 +336,15 @@ TEST(format_double_round_trips) {
   ASSERT_EQ_STR(tw__metric_format_double(buf, 1234567.5), "1.2345675e+06");
   ASSERT_EQ_STR(tw__metric_format_double(buf, 100.25), "100.25");
   ASSERT_EQ_STR(tw__metric_format_double(buf, -3), "-3");
+  /* bucket bounds as Go's FormatFloat(v, 'g', -1, 64) writes them */
+  ASSERT_EQ_STR(tw__metric_format_double(buf, 0.005), "0.005");
+  ASSERT_EQ_STR(tw__metric_format_double(buf, 0.025), "0.025");
+  ASSERT_EQ_STR(tw__metric_format_double(buf, 2.5e7), "2.5e+07");
+  ASSERT_EQ_STR(tw__metric_format_double(buf, 1.5e-5), "1.5e-05");
+  ASSERT_EQ_STR(tw__metric_format_double(buf, 999999), "999999");
+  ASSERT_EQ_STR(tw__metric_format_double(buf, 1048576), "1.048576e+06");
+  ASSERT_EQ_STR(tw__metric_format_double(buf, 0.1 + 0.2), "0.30000000000000004");
+  ASSERT_EQ_STR(tw__metric_format_double(buf, -0.0), "-0");
   ASSERT_EQ_STR(tw__metric_format_double(buf, NAN), "NaN");
   ASSERT_EQ_STR(tw__metric_format_double(buf, -INFINITY), "-Inf");
   double third = 1.0 / 3.0;
