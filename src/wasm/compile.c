@@ -1169,22 +1169,20 @@ typedef struct rmw_info {
   bool comm, imm; /* either operand may be the loaded one; b is an immediate */
 } rmw_info;
 
+/* `op` on a value of type t loaded and stored back as t */
+#define RMW(t, op, k, comm, imm)                                            \
+  {TW_IOP_##t##_##op, TW_OP_##t##_store, TW_IOP_##t##_load,                 \
+   TW_IOP_##t##_load_k, TW_IOP_##t##_##op##_mem, k, comm, imm}
 static const rmw_info rmws[] = {
-    {TW_IOP_f64_add, TW_OP_f64_store, TW_IOP_f64_load, TW_IOP_f64_load_k,
-     TW_IOP_f64_add_mem, TW_IOP_COUNT, true, false},
-    {TW_IOP_f64_sub, TW_OP_f64_store, TW_IOP_f64_load, TW_IOP_f64_load_k,
-     TW_IOP_f64_sub_mem, TW_IOP_COUNT, false, false},
-    {TW_IOP_f64_mul, TW_OP_f64_store, TW_IOP_f64_load, TW_IOP_f64_load_k,
-     TW_IOP_f64_mul_mem, TW_IOP_COUNT, true, false},
-    {TW_IOP_i32_add, TW_OP_i32_store, TW_IOP_i32_load, TW_IOP_i32_load_k,
-     TW_IOP_i32_add_mem, TW_IOP_COUNT, true, false},
-    {TW_IOP_i64_add, TW_OP_i64_store, TW_IOP_i64_load, TW_IOP_i64_load_k,
-     TW_IOP_i64_add_mem, TW_IOP_COUNT, true, false},
-    {TW_IOP_i32_add_imm, TW_OP_i32_store, TW_IOP_i32_load, TW_IOP_i32_load_k,
-     TW_IOP_i32_add_imm_mem, TW_IOP_i32_add_imm_k, false, true},
-    {TW_IOP_i64_add_imm, TW_OP_i64_store, TW_IOP_i64_load, TW_IOP_i64_load_k,
-     TW_IOP_i64_add_imm_mem, TW_IOP_i64_add_imm_k, false, true},
+    RMW(f64, add, TW_IOP_COUNT, true, false),
+    RMW(f64, sub, TW_IOP_COUNT, false, false),
+    RMW(f64, mul, TW_IOP_COUNT, true, false),
+    RMW(i32, add, TW_IOP_COUNT, true, false),
+    RMW(i64, add, TW_IOP_COUNT, true, false),
+    RMW(i32, add_imm, TW_IOP_i32_add_imm_k, false, true),
+    RMW(i64, add_imm, TW_IOP_i64_add_imm_k, false, true),
 };
+#undef RMW
 
 /* lat when the instruction there (op) is r's load or load_k and ends at
  * `end`; else -1. */
@@ -1201,6 +1199,19 @@ static const rmw_info *rmw_find(tw__iop arith, uint8_t wop) {
   return NULL;
 }
 
+/* Replaces the code from word `from` on, and the store's two stack
+ * entries, with `op` p a b off (f64_muladd_mem or f64_mulsub_mem). */
+static void emit_mul_rmw(compiler *c, int64_t from, tw__iop op, uint32_t p,
+                         uint32_t a, uint32_t b, uint32_t offset) {
+  erase_from(c, from);
+  c->h -= 2;
+  emit_op(c, op);
+  emit(c, p);
+  emit(c, a);
+  emit(c, b);
+  emit(c, offset);
+}
+
 /* mem[p + off] += a * b: x, the value added to memory, is the product of
  * the f64_mul at mul_at, which ends where the rest (from `next`) begins;
  * t is the slot the load wrote (UINT32_MAX when the load is joined to the
@@ -1212,14 +1223,8 @@ static bool try_muladd(compiler *c, int64_t mul_at, tw__iop mul_op,
   if (mul_at < 0 || mul_op != TW_IOP_f64_mul || mul_at + 5 != next ||
       w[mul_at + 2] != x || x < c->base || x == p || x == t)
     return false;
-  uint32_t ma = w[mul_at + 3], mb = w[mul_at + 4];
-  erase_from(c, mul_at);
-  c->h -= 2;
-  emit_op(c, TW_IOP_f64_muladd_mem);
-  emit(c, p);
-  emit(c, ma);
-  emit(c, mb);
-  emit(c, offset);
+  emit_mul_rmw(c, mul_at, TW_IOP_f64_muladd_mem, p, w[mul_at + 3],
+               w[mul_at + 4], offset);
   return true;
 }
 
@@ -1247,13 +1252,8 @@ static bool try_rmw_mul_between(compiler *c, uint8_t wop, uint32_t offset) {
   if (c->stack[top - 1] != p || w[lat + 4] != offset || p == t || p == x ||
       p == T(c, top))
     return false;
-  erase_from(c, lat);
-  c->h -= 2;
-  emit_op(c, sub ? TW_IOP_f64_mulsub_mem : TW_IOP_f64_muladd_mem);
-  emit(c, p);
-  emit(c, ma);
-  emit(c, mb);
-  emit(c, offset);
+  emit_mul_rmw(c, lat, sub ? TW_IOP_f64_mulsub_mem : TW_IOP_f64_muladd_mem,
+               p, ma, mb, offset);
   return true;
 }
 
