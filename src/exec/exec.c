@@ -338,14 +338,15 @@ tw_status tw__exec_instantiate(tw_exec_t *exec, tw_engine_t *engine,
       goto fail;
     }
   }
-  /* Only a start function runs guest code here: without one (a WASI
-   * command, most libraries) there is nothing for a deadline to stop. */
-  uint64_t arm_ms = xm && cfg->snapshot_path ? start_deadline_ms
-                    : tw_module_has_start(mod) ? start_deadline_ms : 0;
-  if (arm_ms && (st = tw__ticker_need(exec, err)) != TW_OK) goto fail;
+  /* Only a start function (or a restore) runs guest code here: without
+   * one (a WASI command, most libraries) a deadline has nothing to stop. */
+  bool from_snapshot = xm && cfg->snapshot_path;
+  uint64_t arm_ms =
+      from_snapshot || tw_module_has_start(mod) ? start_deadline_ms : 0;
+  if ((st = tw__ticker_need(exec, arm_ms, err)) != TW_OK) goto fail;
   uint64_t t0 = tw__exec_now_ns();
   (void)tw__run_arm(exec, run, arm_ms); /* not cancellable yet */
-  if (xm && cfg->snapshot_path)
+  if (from_snapshot)
     st = instantiate_from_snapshot(exec, xm, p, mod, cfg->snapshot_path, run,
                                    imports, nimports, inst, &e);
   else

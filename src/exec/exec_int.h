@@ -143,7 +143,9 @@ struct tw_exec {
   atomic_uint_fast64_t epoch;
   pthread_t ticker;
   pthread_cond_t ticker_cv;     /* with run_mu: wakes the ticker to stop */
-  bool ticker_stop, ticker_started, ticker_inited;
+  bool ticker_stop, ticker_inited;
+  atomic_bool ticker_started;   /* set under run_mu; read without it by */
+                                /* tw__ticker_need's fast path */
 
   tw__exec_cache *cache;
   tw__exec_pool *pool;          /* NULL when pooling is off */
@@ -183,9 +185,10 @@ void tw__exec_terminate_all(tw_exec_t *exec);
 
 /* ticker.c: the running list and the epoch ticker. */
 tw_status tw__ticker_init(tw_exec_t *exec, tw_exec_error *err);
-/* Starts the ticker thread if it is not running: before arming a call
- * that has a deadline. */
-tw_status tw__ticker_need(tw_exec_t *exec, tw_exec_error *err);
+/* Starts the ticker thread if it is not running, when deadline_ms (of the
+ * call about to be armed) is not 0.  One atomic load once it runs. */
+tw_status tw__ticker_need(tw_exec_t *exec, uint64_t deadline_ms,
+                          tw_exec_error *err);
 void tw__ticker_stop(tw_exec_t *exec);
 /* Puts `run` on the running list with a deadline of `deadline_ms` (0:
  * none) counted from now.  False (and nothing done) when it was cancelled:

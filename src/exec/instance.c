@@ -427,7 +427,7 @@ static tw_status call_locked(tw_exec_t *exec, tw__exec_rec *r,
   size_t out0 = output_len(r->run.wasi, 1), err0 = output_len(r->run.wasi, 2);
   bool was_exited = r->run.wasi && tw_wasi_exited(r->run.wasi, NULL);
   tw_error_clear(&e);
-  if (r->deadline_ms && (st = tw__ticker_need(exec, err)) != TW_OK) {
+  if ((st = tw__ticker_need(exec, r->deadline_ms, err)) != TW_OK) {
     free(results);
     return st;
   }

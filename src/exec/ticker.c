@@ -74,22 +74,29 @@ tw_status tw__ticker_init(tw_exec_t *exec, tw_exec_error *err) {
                               "cannot set up the epoch ticker");
   pthread_condattr_destroy(&attr);
   exec->ticker_inited = true;
+  atomic_init(&exec->ticker_started, false);
   exec->running.next = exec->running.prev = &exec->running;
   return TW_OK;
 }
 
 /* The thread starts with the first call that has a deadline, so a process
  * that never sets one (`tensor-wasm run` without --timeout) does not pay
- * for it: a third of an empty program's start-up. */
-tw_status tw__ticker_need(tw_exec_t *exec, tw_exec_error *err) {
+ * for it: a third of an empty program's start-up.  Every later call with
+ * a deadline sees it started without taking run_mu, which tw__run_arm
+ * takes next anyway. */
+tw_status tw__ticker_need(tw_exec_t *exec, uint64_t deadline_ms,
+                          tw_exec_error *err) {
+  if (!deadline_ms ||
+      atomic_load_explicit(&exec->ticker_started, memory_order_acquire))
+    return TW_OK;
   tw_status st = TW_OK;
   pthread_mutex_lock(&exec->run_mu);
-  if (!exec->ticker_started) {
+  if (!atomic_load_explicit(&exec->ticker_started, memory_order_relaxed)) {
     if (pthread_create(&exec->ticker, NULL, ticker_main, exec))
       st = tw__exec_set_error(err, TW_EXEC_ERR_INTERNAL, TW_NOMEM,
                               "cannot start the epoch ticker thread");
     else
-      exec->ticker_started = true;
+      atomic_store_explicit(&exec->ticker_started, true, memory_order_release);
   }
   pthread_mutex_unlock(&exec->run_mu);
   return st;
@@ -99,12 +106,13 @@ void tw__ticker_stop(tw_exec_t *exec) {
   if (!exec->ticker_inited) return;
   pthread_mutex_lock(&exec->run_mu);
   exec->ticker_stop = true;
-  bool started = exec->ticker_started;
+  bool started = atomic_load_explicit(&exec->ticker_started, memory_order_relaxed);
   pthread_cond_signal(&exec->ticker_cv);
   pthread_mutex_unlock(&exec->run_mu);
   if (started) pthread_join(exec->ticker, NULL);
   pthread_cond_destroy(&exec->ticker_cv);
-  exec->ticker_started = exec->ticker_inited = false;
+  atomic_store(&exec->ticker_started, false);
+  exec->ticker_inited = false;
 }
 
 bool tw__run_arm(tw_exec_t *exec, tw__exec_run *run, uint64_t deadline_ms) {
