@@ -631,6 +631,21 @@ static bool try_add_shl(compiler *c) {
   return true;
 }
 
+/* Takes back the code from word `from` on and the two operands on top of
+ * the stack, and emits `op` with a result operand then ops[0..n): a binary
+ * op fused with what computed its operands.  The instruction before
+ * `from` (keep_at, keep_iop) stays the predecessor, for the next fusion. */
+static void fuse_binary(compiler *c, int64_t from, int64_t keep_at,
+                        tw__iop keep_iop, tw__iop op, const uint32_t *ops,
+                        uint32_t n) {
+  erase_from(c, from);
+  c->h -= 2;
+  keep_before(c, keep_at, keep_iop);
+  emit_op(c, op);
+  emit_dst(c);
+  emit_words(c, ops, n);
+}
+
 /* The shift-immediate at word `at`, when it wrote stack position pos's
  * home temp: its source and count. */
 static bool shift_into(const compiler *c, int64_t at, tw__iop op, tw__iop want,
@@ -660,17 +675,10 @@ static bool try_or_shifts(compiler *c) {
     return false;
   if (c->words[c->last_at + 3] == T(c, top - 1))
     return false; /* the second read the first's result: keep the order */
-  int64_t before_at = c->prev2_at; /* e.g. the load of a shifted word, */
-  tw__iop before_iop = c->prev2_iop; /* for try_store_funnel */
-  erase_from(c, c->prev_at);
-  c->h -= 2;
-  keep_before(c, before_at, before_iop);
-  emit_op(c, TW_IOP_i32_or_shl_shr);
-  emit_dst(c);
-  emit(c, a);
-  emit(c, l);
-  emit(c, b);
-  emit(c, r);
+  /* the one before, e.g. the load of a shifted word, for try_store_funnel */
+  uint32_t ops[4] = {a, l, b, r};
+  fuse_binary(c, c->prev_at, c->prev2_at, c->prev2_iop, TW_IOP_i32_or_shl_shr,
+              ops, 4);
   return true;
 }
 
@@ -689,17 +697,9 @@ static bool try_xor_shifted(compiler *c) {
     uint32_t pos = top - (uint32_t)(i & 1); /* the shifted one: b, then a */
     if (!shift_into(c, c->last_at, c->last_iop, forms[i / 2].shift, pos, &x, &k))
       continue;
-    uint32_t a = c->stack[pos == top ? top - 1 : top];
-    int64_t before_at = c->prev_at; /* the next fusion may look at it */
-    tw__iop before_iop = c->prev_iop;
-    erase_from(c, c->last_at);
-    c->h -= 2;
-    keep_before(c, before_at, before_iop);
-    emit_op(c, forms[i / 2].fused);
-    emit_dst(c);
-    emit(c, a);
-    emit(c, x);
-    emit(c, k);
+    uint32_t ops[3] = {c->stack[pos == top ? top - 1 : top], x, k};
+    fuse_binary(c, c->last_at, c->prev_at, c->prev_iop, forms[i / 2].fused,
+                ops, 3);
     return true;
   }
   return false;
@@ -1199,17 +1199,15 @@ static const rmw_info *rmw_find(tw__iop arith, uint8_t wop) {
   return NULL;
 }
 
-/* Replaces the code from word `from` on, and the store's two stack
- * entries, with `op` p a b off (f64_muladd_mem or f64_mulsub_mem). */
-static void emit_mul_rmw(compiler *c, int64_t from, tw__iop op, uint32_t p,
-                         uint32_t a, uint32_t b, uint32_t offset) {
+/* Takes back the code from word `from` on and the store's two operands,
+ * and emits `op` with ops[0..n): a store fused with what computed its
+ * value. */
+static void fuse_store(compiler *c, int64_t from, tw__iop op,
+                       const uint32_t *ops, uint32_t n) {
   erase_from(c, from);
   c->h -= 2;
   emit_op(c, op);
-  emit(c, p);
-  emit(c, a);
-  emit(c, b);
-  emit(c, offset);
+  emit_words(c, ops, n);
 }
 
 /* mem[p + off] += a * b: x, the value added to memory, is the product of
@@ -1223,8 +1221,8 @@ static bool try_muladd(compiler *c, int64_t mul_at, tw__iop mul_op,
   if (mul_at < 0 || mul_op != TW_IOP_f64_mul || mul_at + 5 != next ||
       w[mul_at + 2] != x || x < c->base || x == p || x == t)
     return false;
-  emit_mul_rmw(c, mul_at, TW_IOP_f64_muladd_mem, p, w[mul_at + 3],
-               w[mul_at + 4], offset);
+  uint32_t ops[4] = {p, w[mul_at + 3], w[mul_at + 4], offset};
+  fuse_store(c, mul_at, TW_IOP_f64_muladd_mem, ops, 4);
   return true;
 }
 
@@ -1252,8 +1250,9 @@ static bool try_rmw_mul_between(compiler *c, uint8_t wop, uint32_t offset) {
   if (c->stack[top - 1] != p || w[lat + 4] != offset || p == t || p == x ||
       p == T(c, top))
     return false;
-  emit_mul_rmw(c, lat, sub ? TW_IOP_f64_mulsub_mem : TW_IOP_f64_muladd_mem,
-               p, ma, mb, offset);
+  uint32_t ops[4] = {p, ma, mb, offset};
+  fuse_store(c, lat, sub ? TW_IOP_f64_mulsub_mem : TW_IOP_f64_muladd_mem, ops,
+             4);
   return true;
 }
 
@@ -1280,12 +1279,8 @@ static bool try_rmw_joined(compiler *c, uint8_t wop, uint32_t offset) {
     if (forms[i].joined == TW_IOP_f64_add_load &&
         try_muladd(c, c->prev_at, c->prev_iop, at, x, p, UINT32_MAX, offset))
       return true;
-    erase_from(c, at);
-    c->h -= 2;
-    emit_op(c, forms[i].mem);
-    emit(c, p);
-    emit(c, x);
-    emit(c, offset);
+    uint32_t ops[3] = {p, x, offset};
+    fuse_store(c, at, forms[i].mem, ops, 3);
     return true;
   }
   return false;
@@ -1340,12 +1335,8 @@ static bool try_rmw(compiler *c, uint8_t wop, uint32_t offset) {
   if (!k_form && r->arith == TW_IOP_f64_add &&
       try_muladd(c, c->prev2_at, c->prev2_iop, lat, x, p, t, offset))
     return true;
-  erase_from(c, lat);
-  c->h -= 2;
-  emit_op(c, k_form ? r->k : r->mem);
-  emit(c, k_form ? ea : p);
-  emit(c, x);
-  if (!k_form) emit(c, offset);
+  uint32_t ops[3] = {k_form ? ea : p, x, offset};
+  fuse_store(c, lat, k_form ? r->k : r->mem, ops, k_form ? 2 : 3);
   return true;
 }
 
@@ -1404,18 +1395,12 @@ static bool try_arith_load(compiler *c, uint8_t wop) {
   if (!right && !(c->stack[top - 1] == t && t == T(c, top - 1))) return false;
   for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
     if (forms[i].wop != wop) continue;
-    uint32_t x = c->stack[right ? top - 1 : top], addr[3];
-    uint32_t naddr = pa ? 3 : 2;
-    memcpy(addr, c->words + c->last_at + 3, naddr * sizeof *addr);
-    int64_t before_at = c->prev_at; /* a product just before, for try_rmw */
-    tw__iop before_iop = c->prev_iop;
-    erase_from(c, c->last_at);
-    c->h -= 2;
-    keep_before(c, before_at, before_iop);
-    emit_op(c, right ? forms[i].right[pa] : forms[i].left[pa]);
-    emit_dst(c);
-    emit(c, x);
-    emit_words(c, addr, naddr);
+    /* x, then the load's address operands (p off, or a k off) */
+    uint32_t ops[4] = {c->stack[right ? top - 1 : top]};
+    memcpy(ops + 1, c->words + c->last_at + 3, (pa ? 3 : 2) * sizeof *ops);
+    /* a product just before stays the predecessor, for try_rmw_joined */
+    fuse_binary(c, c->last_at, c->prev_at, c->prev_iop,
+                right ? forms[i].right[pa] : forms[i].left[pa], ops, pa ? 4 : 3);
     return true;
   }
   return false;
