@@ -108,8 +108,8 @@
   X(f64_sub_load_pa, 5) /* d x a k off                                      */\
   X(f64_load_sub_pa, 5) /* d x a k off                                      */\
   X(f64_mul_load_pa, 5) /* d x a k off                                      */\
-  X(i32_add_mem, 3)     /* p x off: the same, i32.add                       */\
-  X(i64_add_mem, 3)     /* p x off: the same, i64.add                       */\
+  X(i32_add_mem, 3)     /* p x off: mem[p + off] += x (i32)                  */\
+  X(i64_add_mem, 3)     /* p x off: mem[p + off] += x (i64)                  */\
   X(i32_add_imm_mem, 3) /* p k off: mem[p + off] += k (i32)                  */\
   X(i64_add_imm_mem, 3) /* p k off: mem[p + off] += k (i64, k sign-extended) */\
   X(i32_add_imm_k, 2)   /* ea k: mem[ea] += k (i32), a constant address      */\

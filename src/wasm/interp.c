@@ -366,6 +366,13 @@ static void host_failure(tw_status st, tw_error *err) {
   } while (0)
 /* the address of the p x off forms */
 #define RMW_EA ((uint64_t)G_u32(2) + pc[4])
+/* mem[p + off] = mem[p + off] OP a * b, operands p a b off: the product in
+ * its own statement, so that it is rounded (never contracted into an FMA) */
+#define RMW_PRODUCT(OP)                                                     \
+  do {                                                                      \
+    double p_ = G_f64(3) * G_f64(4);                                        \
+    RMW(double, (uint64_t)G_u32(2) + pc[5], m OP p_, 6);                    \
+  } while (0)
 /* d = EXPR of x (a slot) and m, the f64 at ea; `len` words in all */
 #define ARITH_LOAD(ea, EXPR, len)                                           \
   do {                                                                      \
@@ -670,10 +677,11 @@ static inline uint32_t indexed_base(uint32_t a, uint32_t b, uint32_t c) {
 static bool copy_loop_indexed(uint64_t *fp, const uint32_t *pc, uint8_t *mem,
                               uint64_t size) {
   const uint32_t *w = pc + 2;
+  if (w[15] != 0) return false; /* not a loop on itself: the common case */
   uint32_t x1 = w[0], x2 = w[3], D = w[6], S = w[8], n = w[10];
   uint32_t step = w[11], c = w[12], kc = w[14];
   uint32_t b1 = indexed_base(w[1], w[2], c), b2 = indexed_base(w[4], w[5], c);
-  if (w[15] != 0 || w[13] != c || x1 == x2 || !((D == x1 && S == x2) ||
+  if (w[13] != c || x1 == x2 || !((D == x1 && S == x2) ||
       (D == x2 && S == x1)) || c == x1 || c == x2 ||
       (step != 1 && step != 0u - 1) || kc != n * step ||
       b1 == UINT32_MAX || b2 == UINT32_MAX || b1 == x1 || b1 == x2 ||
@@ -1193,14 +1201,8 @@ dispatch : {
   OP(f64_add_mem) RMW(double, RMW_EA, m + G_f64(3), 5);
   OP(f64_sub_mem) RMW(double, RMW_EA, m - G_f64(3), 5);
   OP(f64_mul_mem) RMW(double, RMW_EA, m * G_f64(3), 5);
-  OP(f64_muladd_mem) {
-    double p_ = G_f64(3) * G_f64(4); /* its own statement: never contracted */
-    RMW(double, (uint64_t)G_u32(2) + pc[5], m + p_, 6);
-  }
-  OP(f64_mulsub_mem) {
-    double p_ = G_f64(3) * G_f64(4);
-    RMW(double, (uint64_t)G_u32(2) + pc[5], m - p_, 6);
-  }
+  OP(f64_muladd_mem) RMW_PRODUCT(+);
+  OP(f64_mulsub_mem) RMW_PRODUCT(-);
   OP(f64_add_load) ARITH_LOAD(ARITH_LOAD_EA, x + m, 6);
   OP(f64_sub_load) ARITH_LOAD(ARITH_LOAD_EA, x - m, 6);
   OP(f64_load_sub) ARITH_LOAD(ARITH_LOAD_EA, m - x, 6);
