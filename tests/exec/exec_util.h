@@ -6,9 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tensorwasm/exec.h"
+
+/* Monotonic milliseconds, for bounds on how long something may take. */
+static inline uint64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Converts WAT text into malloc'd module bytes; NULL on failure. */
 static inline uint8_t *wat_bytes(const char *text, size_t *len) {

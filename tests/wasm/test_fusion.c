@@ -813,6 +813,25 @@ static char *dump_of(fix *f, const char *name) {
   return NULL;
 }
 
+/* Occurrences of `what` in printed code. */
+static size_t count_of(const char *code, const char *what) {
+  size_t n = 0;
+  for (const char *p = code; (p = strstr(p, what)); p++) n++;
+  return n;
+}
+
+/* How many instructions in a row, from the first, are `op` (the line
+ * after the "params" header onwards). */
+static size_t leading(const char *code, const char *op) {
+  size_t n = 0;
+  for (const char *line = strchr(code, '\n'); line && line[1]; n++) {
+    const char *end = strchr(line + 1, '\n'), *hit = strstr(line + 1, op);
+    if (!hit || (end && hit > end)) break;
+    line = end;
+  }
+  return n;
+}
+
 /* 1 when every const64 of the printed code comes before its first branch:
  * the loop reads its wide constants from the pool, written on entry. */
 static int consts_before_branches(const char *code) {
@@ -856,8 +875,14 @@ TEST(loop_constants_come_from_the_pool) {
     tw_val a = tw_val_i32(n);
     ASSERT(tw_val_as_f64(call1(&f, "f64_steps", &a, 1)) == x + 0.01);
   }
-  /* 37 distinct constants in one loop: the first 16 pooled, the rest
-   * created where they are used, all with their values */
+  /* 19 wide constants in one loop (the small ones are immediates): the
+   * first 16 pooled on entry, 3 created where they are used, all with
+   * their values */
+  code = dump_of(&f, "many_consts");
+  ASSERT(code != NULL);
+  ASSERT_EQ_INT(count_of(code, "const64"), 19);
+  ASSERT_EQ_INT(leading(code, "const64"), 16);
+  free(code);
   for (int32_t n = 1; n <= 3; n++) {
     uint64_t h = 0;
     for (int32_t j = 0; j < n; j++) {
@@ -994,12 +1019,10 @@ TEST(read_modify_write_of_memory_is_one_op) {
   ASSERT(mem_f64(&f, 1040) == 3.0 * 0.5 - 2.0);
   ASSERT_EQ_INT(call_v(&f, "mulsub", cd, 3), TW_OK);
   ASSERT(mem_f64(&f, 1040) == (3.0 * 0.5 - 2.0) - 1.5);
-  {
-    set_f64(&f, 200, 1.5);
-    tw_val ad[2] = {tw_val_i32(200), tw_val_f64(0.25)};
-    ASSERT_EQ_INT(call_v(&f, "rmw_add", ad, 2), TW_OK);
-    ASSERT(mem_f64(&f, 200) == 1.75);
-  }
+  set_f64(&f, 200, 1.5);
+  tw_val ad[2] = {tw_val_i32(200), tw_val_f64(0.25)};
+  ASSERT_EQ_INT(call_v(&f, "rmw_add", ad, 2), TW_OK);
+  ASSERT(mem_f64(&f, 200) == 1.75);
   set_f64(&f, 208, 10.0);
   tw_val px[2] = {tw_val_i32(200), tw_val_f64(2.5)};
   ASSERT_EQ_INT(call_v(&f, "rmw_sub", px, 2), TW_OK); /* offset 8: at 208 */
@@ -1070,9 +1093,7 @@ TEST(xor_of_a_shifted_value_is_one_op) {
   ASSERT(fix_open(&f));
   char *code = dump_of(&f, "sigma1");
   ASSERT(code != NULL);
-  size_t nx = 0;
-  for (const char *p = code; (p = strstr(p, "i32_xor_rotl_imm")); p++) nx++;
-  ASSERT_EQ_INT(nx, 2);
+  ASSERT_EQ_INT(count_of(code, "i32_xor_rotl_imm"), 2);
   ASSERT(strstr(code, "i32_xor ") == NULL);
   free(code);
   ASSERT_CONTAINS(f.code, "i32_xor_shr_u_imm");
